@@ -18,10 +18,14 @@ export class MessageBatch {
   byteLength = 0;
   /** Messages in the batch. */
   count = 0;
+  /** Payload bytes of all messages (records without length words and padding). */
+  payloadBytes = 0;
   /** Bytes already moved into a ring by `Producer.tryPushBatch`/`pushBatch`. */
   sentBytes = 0;
   /** Messages already moved into a ring. */
   sentCount = 0;
+  /** Payload bytes already moved into a ring. */
+  sentPayloadBytes = 0;
   private readonly words: Int32Array;
 
   /** @param capacityBytes multiple of 4, at least 8 */
@@ -47,8 +51,10 @@ export class MessageBatch {
   reset(): void {
     this.byteLength = 0;
     this.count = 0;
+    this.payloadBytes = 0;
     this.sentBytes = 0;
     this.sentCount = 0;
+    this.sentPayloadBytes = 0;
   }
 
   /**
@@ -57,6 +63,9 @@ export class MessageBatch {
    * @throws RangeError when the payload could never fit this batch
    */
   push(src: Uint8Array, offset = 0, length = src.length - offset): boolean {
+    if (offset >>> 0 !== offset || offset + length > src.length) {
+      throw new RangeError(`offset ${offset} + length ${length} is outside a source of ${src.length} bytes`);
+    }
     const at = this.reserve(length);
     if (at < 0) return false;
     copyBytes(this.bytes, at, src, offset, length);
@@ -70,9 +79,10 @@ export class MessageBatch {
    * @throws RangeError when the payload could never fit this batch
    */
   reserve(length: number): number {
+    if (length >>> 0 !== length) throw new RangeError(`message length must be a whole number of bytes >= 0, got ${length}`);
     const rec = recordBytes(length);
     if (this.byteLength + rec > this.bytes.length) {
-      if (!(length >= 0 && rec <= this.bytes.length)) {
+      if (rec > this.bytes.length) {
         throw new RangeError(
           `message of ${length} bytes can never fit a batch of ${this.bytes.length} bytes (max ${this.maxMessageBytes})`,
         );
@@ -83,6 +93,7 @@ export class MessageBatch {
     this.words[at >> 2] = length;
     this.byteLength = at + rec;
     this.count++;
+    this.payloadBytes += length;
     return at + RECORD_HEADER_BYTES;
   }
 
@@ -129,7 +140,9 @@ export function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, s
 
 /**
  * Copies `bytes` (a multiple of 4) between two 4-aligned places, a word at a
- * time when short. Records in lanes and batches are always 4-aligned.
+ * time when short. Records in lanes and batches are always 4-aligned. Each
+ * byte view and its word view must start at the same byte of the same buffer
+ * (offsets index both).
  */
 export function copyAligned(
   dst: Uint8Array,
@@ -141,8 +154,13 @@ export function copyAligned(
   bytes: number,
 ): void {
   if (bytes <= SMALL_WORD_COPY_BYTES) {
-    for (let d = dstOffset >> 2, s = srcOffset >> 2, end = s + (bytes >> 2); s < end; ) dstWords[d++] = srcWords[s++]!;
+    copyWords(dstWords, dstOffset >> 2, srcWords, srcOffset >> 2, bytes >> 2);
   } else {
     dst.set(src.subarray(srcOffset, srcOffset + bytes), dstOffset);
   }
+}
+
+/** Copies `count` Int32 words. */
+export function copyWords(dst: Int32Array, dstIndex: number, src: Int32Array, srcIndex: number, count: number): void {
+  for (let end = srcIndex + count; srcIndex < end; ) dst[dstIndex++] = src[srcIndex++]!;
 }

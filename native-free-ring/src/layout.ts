@@ -16,7 +16,7 @@
  * │ C_STATE (Free/Open/Leaving) │ C_BELL │ C_WAITERS                                  │
  * ├──────────────────────── lane l = p * maxConsumers + c: two lines ───────────────┤
  * │ tail line: L_TAIL (byte position, CAS by producer p; SEALED once drained) │ L_HWM  │
- * │ head line: L_HEAD (byte position, written by consumer c)                          │
+ * │ head line: L_HEAD (byte position, written by consumer c) │ L_HWM_SEEN (bytes)     │
  * ├──────────────────────── statistics (Float64, one line per slot) ─────────────────┤
  * │ producer p: PS_MSGS │ PS_BYTES │ PS_BLOCKED_MS │ PS_BLOCKED_WAITS                   │
  * │ consumer c: CS_MSGS │ CS_BYTES                                                     │
@@ -75,6 +75,8 @@ export const C_WAITERS = 2;
 export const L_TAIL = 0;
 export const L_HWM = 1;
 export const L_HEAD = LINE_WORDS;
+/** Fullest the consumer has seen its lane (written by the consumer; L_HWM by the producer). */
+export const L_HWM_SEEN = LINE_WORDS + 1;
 /** L_TAIL of a lane that its consumer has drained for good (odd: never a position). */
 export const SEALED = 1;
 

@@ -27,7 +27,7 @@
  * Producers pick the next open consumer's lane with room (round robin), which
  * also balances load away from a slow consumer.
  */
-import { copyAligned, copyBytes, MessageBatch } from './batch.js';
+import { copyAligned, copyBytes, copyWords, MessageBatch } from './batch.js';
 import { RingClosedError } from './errors.js';
 import {
   C_BELL,
@@ -45,6 +45,7 @@ import {
   H_VERSION,
   L_HEAD,
   L_HWM,
+  L_HWM_SEEN,
   L_TAIL,
   LAYOUT_VERSION,
   LINE_WORDS,
@@ -66,7 +67,7 @@ import {
   STAT_LINE,
   type Layout,
 } from './layout.js';
-import { deadlineFor, nowMs, waitAsync, waitSync } from './wait.js';
+import { checkTimeout, deadlineFor, nowMs, waitAsync, waitSync } from './wait.js';
 
 /** Byte offsets stay Int32 (fast typed-array indexing), so a ring is under 2 GiB. */
 const MAX_RING_BYTES = 2 ** 31 - 1;
@@ -120,7 +121,11 @@ export interface RingStats {
   depthBytes: number;
   /** Messages waiting now (pushed − popped; may lag by a batch). */
   depthMessages: number;
-  /** Fullest any single lane has been, in bytes. */
+  /**
+   * Fullest any single lane has been seen, in bytes: sampled by its consumer
+   * each time it looks for new messages and by its producer whenever the lane
+   * looks full (and every 64 pushes), so a brief peak between samples can be missed.
+   */
   highWaterMarkBytes: number;
   pushedMessages: number;
   pushedBytes: number;
@@ -128,7 +133,7 @@ export interface RingStats {
   poppedBytes: number;
   /** Total time producers spent waiting on a full ring, ms. */
   producerBlockedMs: number;
-  /** Times a producer had to wait on a full ring. */
+  /** Times a blocking push found the ring full and had to wait (spinning or sleeping). */
   producerBlockedWaits: number;
 }
 
@@ -322,7 +327,7 @@ export class FreeRing {
       const line = this.laneLine(l);
       const tail = Atomics.load(i32, line + L_TAIL);
       if (tail !== SEALED) depthBytes += (tail - Atomics.load(i32, line + L_HEAD)) >>> 0;
-      highWaterMarkBytes = Math.max(highWaterMarkBytes, Atomics.load(i32, line + L_HWM));
+      highWaterMarkBytes = Math.max(highWaterMarkBytes, Atomics.load(i32, line + L_HWM), Atomics.load(i32, line + L_HWM_SEEN));
     }
     return {
       closed: this.closed,
@@ -445,6 +450,9 @@ export class Producer {
   tryPush(src: Uint8Array, offset = 0, length = src.length - offset): number {
     const rec = recordBytes(length);
     this.check(length, rec);
+    if (offset >>> 0 !== offset || offset + length > src.length) {
+      throw new RangeError(`offset ${offset} + length ${length} is outside a source of ${src.length} bytes`);
+    }
     const i32 = this.i32;
     // Relaxed reads: a stale "open" is safe, the publish CAS fails on a sealed lane.
     if (i32[H_CLOSED] !== 0) return CLOSED;
@@ -494,12 +502,15 @@ export class Producer {
       if (free < firstRec) continue;
       let bytes = end - from;
       let count = batch.count - batch.sentCount;
+      let payload = batch.payloadBytes - batch.sentPayloadBytes;
       if (bytes > free) {
         // Only a prefix fits: walk the records to find whole ones.
         bytes = 0;
         count = 0;
-        for (let rec = firstRec; bytes + rec <= free; rec = recordBytes(words[(from + bytes) >> 2]!)) {
-          bytes += rec;
+        payload = 0;
+        for (let length = words[from >> 2]!; bytes + recordBytes(length) <= free; length = words[(from + bytes) >> 2]!) {
+          bytes += recordBytes(length);
+          payload += length;
           count++;
           if (from + bytes >= end) break;
         }
@@ -511,9 +522,10 @@ export class Producer {
       if (first < bytes) copyAligned(this.u8, i32, base, batch.bytes, words, from + first, bytes - first);
       if (!this.publish(c, tail, bytes)) continue; // sealed meanwhile
       this.next = c + 1 === n ? 0 : c + 1;
-      this.published(c, count, bytes - count * RECORD_HEADER_BYTES);
+      this.published(c, count, payload);
       batch.sentBytes = from + bytes;
       batch.sentCount += count;
+      batch.sentPayloadBytes += payload;
       return count;
     }
     return Atomics.load(i32, H_CLOSED) !== 0 ? CLOSED : 0;
@@ -526,6 +538,7 @@ export class Producer {
    * @throws RingClosedError when the ring is closed
    */
   push(src: Uint8Array, offset = 0, length = src.length - offset, timeoutMs = Infinity): boolean {
+    checkTimeout(timeoutMs);
     const n = this.tryPush(src, offset, length);
     if (n > 0) return true; // fast path: no closure, no generator
     return runSync(this.i32, this.waitFor(() => this.tryPush(src, offset, length), timeoutMs, 0, n)) > 0;
@@ -543,14 +556,17 @@ export class Producer {
    * @throws RingClosedError when the ring is closed first (`moved` says how many went)
    */
   pushBatch(batch: MessageBatch, timeoutMs = Infinity): number {
+    checkTimeout(timeoutMs);
+    const start = batch.sentCount;
     const n = this.tryPushBatch(batch);
     if (n > 0 && batch.sentBytes === batch.byteLength) return n; // fast path
-    return n < 0 ? this.checked(n, 0) : n + runSync(this.i32, this.pushAll(batch, timeoutMs));
+    if (n < 0) return this.checked(n, 0);
+    return runSync(this.i32, this.pushAll(batch, timeoutMs, start));
   }
 
   /** `pushBatch` that waits with Atomics.waitAsync: safe on the main thread. */
   pushBatchAsync(batch: MessageBatch, timeoutMs = Infinity): Promise<number> {
-    return runAsync(this.i32, this.pushAll(batch, timeoutMs));
+    return runAsync(this.i32, this.pushAll(batch, timeoutMs, batch.sentCount));
   }
 
   /** Frees the slot for another producer. Messages already pushed stay queued. */
@@ -560,8 +576,8 @@ export class Producer {
     Atomics.store(this.i32, this.line + P_STATE, ProducerState.Free);
   }
 
-  private *pushAll(batch: MessageBatch, timeoutMs: number): WaitLoop<number> {
-    const start = batch.sentCount;
+  /** Pushes the rest of the batch; counts what moved since `sentCount` was `start`. */
+  private *pushAll(batch: MessageBatch, timeoutMs: number, start: number): WaitLoop<number> {
     const deadline = deadlineFor(timeoutMs);
     while (batch.sentBytes < batch.byteLength) {
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - nowMs());
@@ -606,7 +622,8 @@ export class Producer {
 
   private check(length: number, rec: number): void {
     if (!this.attached) throw new RangeError(`producer ${this.index} is detached`);
-    if (!(length >= 0) || rec > this.mask + 1) {
+    if (length >>> 0 !== length) throw new RangeError(`message length must be a whole number of bytes >= 0, got ${length}`);
+    if (rec > this.mask + 1) {
       throw new RangeError(`message of ${length} bytes can never fit a lane of ${this.mask + 1} bytes (max ${this.mask - 3})`);
     }
   }
@@ -628,7 +645,7 @@ export class Producer {
       words = this.srcWords = new Int32Array(src.buffer, 0, src.buffer.byteLength >> 2);
     }
     const whole = length & ~3;
-    copyAligned(this.u8, this.i32, at, src, words!, from, whole);
+    copyWords(this.i32, at >> 2, words!, from >> 2, whole >> 2);
     if (whole < length) copyBytes(this.u8, at + whole, src, offset + whole, length - whole);
   }
 
@@ -707,6 +724,8 @@ export class Consumer {
   /** Int32 index of each producer's lane's tail line, and byte offset of its data. */
   private readonly tailAt: Int32Array;
   private readonly dataAt: Int32Array;
+  /** Fullest each lane has been seen by this consumer (mirrors L_HWM_SEEN). */
+  private readonly fullest: Int32Array;
   private next = 0;
   private done = false;
 
@@ -727,6 +746,7 @@ export class Consumer {
     this.tails = new Int32Array(this.maxProducers);
     this.tailAt = new Int32Array(this.maxProducers);
     this.dataAt = new Int32Array(this.maxProducers);
+    this.fullest = new Int32Array(this.maxProducers);
     for (let p = 0; p < this.maxProducers; p++) {
       const lane = p * this.maxConsumers + index;
       this.tailAt[p] = ring.laneLine(lane);
@@ -735,6 +755,7 @@ export class Consumer {
       this.heads[p] = head;
       this.shownHeads[p] = head;
       this.tails[p] = head;
+      this.fullest[p] = Atomics.load(this.i32, this.tailAt[p]! + L_HWM_SEEN);
     }
   }
 
@@ -759,6 +780,7 @@ export class Consumer {
    * number appended, 0 on timeout, or DONE. Worker threads only.
    */
   pop(batch: MessageBatch, maxMessages = Infinity, timeoutMs = Infinity): number {
+    checkTimeout(timeoutMs);
     const n = this.tryPop(batch, maxMessages);
     if (n !== 0) return n; // fast path: no generator
     return runSync(this.i32, this.waitFor(batch, maxMessages, timeoutMs));
@@ -807,11 +829,13 @@ export class Consumer {
         tail = Atomics.load(i32, this.tailAt[p]!);
         if (tail === head || tail === SEALED) continue;
         this.tails[p] = tail;
+        this.sawFill(p, (tail - head) >>> 0);
       }
       const base = this.dataAt[p]!;
       const room = batch.capacityBytes - batch.byteLength;
       let bytes = 0;
       let n = 0;
+      let lengths = 0;
       while (((head + bytes) | 0) !== tail && got + n < maxMessages) {
         const length = i32[(base + ((head + bytes) & mask)) >> 2]!;
         const rec = recordBytes(length);
@@ -822,6 +846,7 @@ export class Consumer {
           break;
         }
         bytes += rec;
+        lengths += length;
         n++;
       }
       if (n === 0) break; // the batch is full
@@ -832,13 +857,14 @@ export class Consumer {
       if (first < bytes) copyAligned(batch.bytes, words, batch.byteLength + first, this.u8, i32, base, bytes - first);
       batch.byteLength += bytes;
       batch.count += n;
+      batch.payloadBytes += lengths;
       const next = (head + bytes) | 0;
       this.heads[p] = next;
       // Give the space back when we have read all we knew of, or a quarter lane:
       // one atomic store per stretch instead of one per pop.
       if (next === tail || ((next - this.shownHeads[p]!) >>> 0) >= cap >>> 2) this.showHead(p, next);
       got += n;
-      payload += bytes - n * RECORD_HEADER_BYTES;
+      payload += lengths;
       this.next = p + 1 === nP ? 0 : p + 1;
     }
     if (got > 0) {
@@ -846,6 +872,13 @@ export class Consumer {
       this.f64[this.stat + CS_BYTES]! += payload;
     }
     return got;
+  }
+
+  /** Records the fill of producer p's lane when it is at least the largest seen. */
+  private sawFill(p: number, used: number): void {
+    if (used <= this.fullest[p]!) return;
+    this.fullest[p] = used;
+    Atomics.store(this.i32, this.tailAt[p]! + L_HWM_SEEN, used);
   }
 
   /** Stores our head for producer p's lane and wakes p if it waits for room. */

@@ -11,7 +11,7 @@ export function nowMs(): number {
 
 /** Deadline for a timeout in ms; Infinity for none. */
 export function deadlineFor(timeoutMs: number): number {
-  if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
+  checkTimeout(timeoutMs);
   return timeoutMs === Infinity ? Infinity : nowMs() + timeoutMs;
 }
 
@@ -20,8 +20,23 @@ export function waitSync(i32: Int32Array, index: number, expected: number, ms: n
   Atomics.wait(i32, index, expected, ms);
 }
 
-/** Resolves when `i32[index]` changes from `expected` or after `ms`; never blocks. */
+/** Keeps an event loop alive; far longer than any wait, cleared when the wait settles. */
+const KEEP_ALIVE_MS = 2 ** 30;
+
+/**
+ * Resolves when `i32[index]` changes from `expected` or after `ms`; never
+ * blocks. A pending Atomics.waitAsync holds no event-loop reference in some
+ * engines (Node 20), so a timer does while the wait is pending: otherwise a
+ * process whose only work is this wait would exit with the promise unsettled.
+ */
 export function waitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<unknown> | undefined {
   const result = Atomics.waitAsync(i32, index, expected, ms);
-  return result.async ? result.value : undefined;
+  if (!result.async) return undefined;
+  const keepAlive = setTimeout(() => {}, KEEP_ALIVE_MS);
+  return result.value.finally(() => clearTimeout(keepAlive));
+}
+
+/** @throws RangeError unless `timeoutMs` is a number >= 0 (Infinity: no limit) */
+export function checkTimeout(timeoutMs: number): void {
+  if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
 }
