@@ -13,7 +13,7 @@
  * ├──────────────────────── producer line p (one per producer slot) ─────────────────┤
  * │ P_STATE (Free/Attached) │ P_BELL │ P_WAITERS                                       │
  * ├──────────────────────── consumer line c (one per consumer slot) ─────────────────┤
- * │ C_STATE (Free/Open/Leaving) │ C_BELL │ C_WAITERS                                  │
+ * │ C_STATE (Free/Open/Leaving) │ C_BELL │ C_WAITERS │ C_GENERATION (attach count)      │
  * ├──────────────────────── lane l = p * maxConsumers + c: two lines ───────────────┤
  * │ tail line: L_TAIL (byte position, CAS by producer p; SEALED once drained) │ L_HWM  │
  * │ head line: L_HEAD (byte position, written by consumer c) │ L_HWM_SEEN (bytes)     │
@@ -70,6 +70,8 @@ export const P_WAITERS = 2;
 export const C_STATE = 0;
 export const C_BELL = 1;
 export const C_WAITERS = 2;
+/** Incremented each time a consumer attaches to the slot. */
+export const C_GENERATION = 3;
 
 // Lane lines (tail line, then head line).
 export const L_TAIL = 0;

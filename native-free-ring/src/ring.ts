@@ -31,6 +31,7 @@ import { copyAligned, copyBytes, copyWords, MessageBatch } from './batch.js';
 import { RingClosedError } from './errors.js';
 import {
   C_BELL,
+  C_GENERATION,
   C_STATE,
   C_WAITERS,
   computeLayout,
@@ -74,6 +75,9 @@ const MAX_RING_BYTES = 2 ** 31 - 1;
 
 /** Returned by `tryPush`/`tryPushBatch` when the ring is closed. */
 export const CLOSED = -1;
+/** Internal: consumer `to` of a targeted push is no longer open. */
+const NOT_OPEN = -2;
+
 /** Returned by `tryPop`/`pop` once the ring is closed (or the consumer stopped) and drained. */
 export const DONE = -1;
 
@@ -111,11 +115,18 @@ export interface ProducerOptions {
   /** Slot to claim; default the first free one. */
   index?: number;
   onFull?: FullPolicy;
+  /**
+   * Claim slot `index` even though it is in use: only to replace a thread
+   * that is known to be gone (a crashed worker). Its lanes are kept.
+   */
+  takeover?: boolean;
 }
 
 export interface ConsumerOptions {
   /** Slot to claim; default the first free one. */
   index?: number;
+  /** As for producers: replace a consumer thread that is known to be gone; its lanes are kept. */
+  takeover?: boolean;
 }
 
 export interface RingStats {
@@ -269,16 +280,17 @@ export class FreeRing {
   attachProducer(options: ProducerOptions = {}): Producer {
     const onFull = options.onFull ?? 'wait';
     if (onFull !== 'wait' && onFull !== 'fail') throw new RangeError(`onFull must be 'wait' or 'fail', got ${String(onFull)}`);
-    const index = this.claim('producer', this.layout.maxProducers, options.index, (i) =>
+    const index = this.claim('producer', this.layout.maxProducers, options, (i) =>
       Atomics.compareExchange(this.i32, this.producerLine(i) + P_STATE, ProducerState.Free, ProducerState.Attached) ===
       ProducerState.Free,
     );
+    Atomics.store(this.i32, this.producerLine(index) + P_STATE, ProducerState.Attached);
     return new Producer(this, index, onFull);
   }
 
   /** Claims a consumer slot; producers start routing to it at once. @throws RangeError when none is free */
   attachConsumer(options: ConsumerOptions = {}): Consumer {
-    const index = this.claim('consumer', this.layout.maxConsumers, options.index, (i) =>
+    const index = this.claim('consumer', this.layout.maxConsumers, options, (i) =>
       Atomics.compareExchange(this.i32, this.consumerLine(i) + C_STATE, ConsumerState.Free, ConsumerState.Attaching) ===
       ConsumerState.Free,
     );
@@ -287,6 +299,7 @@ export class FreeRing {
       const tailAt = this.laneLine(p * this.layout.maxConsumers + index);
       if (Atomics.load(this.i32, tailAt + L_TAIL) === SEALED) Atomics.store(this.i32, tailAt + L_TAIL, Atomics.load(this.i32, tailAt + L_HEAD));
     }
+    Atomics.add(this.i32, this.consumerLine(index) + C_GENERATION, 1);
     Atomics.store(this.i32, this.consumerLine(index) + C_STATE, ConsumerState.Open);
     // Producers blocked because no consumer was open can go on now.
     for (let p = 0; p < this.layout.maxProducers; p++) this.ring(this.producerLine(p) + P_BELL);
@@ -381,10 +394,13 @@ export class FreeRing {
     Atomics.notify(this.i32, index);
   }
 
-  private claim(kind: string, slots: number, wanted: number | undefined, tryClaim: (i: number) => boolean): number {
+  /** Claims a free slot with `tryClaim`, or slot `options.index`; a takeover claims it whatever its state. */
+  private claim(kind: string, slots: number, options: { index?: number; takeover?: boolean }, tryClaim: (i: number) => boolean): number {
+    const wanted = options.index;
+    if (options.takeover === true && wanted === undefined) throw new RangeError(`a ${kind} takeover needs the index of the slot to take over`);
     if (wanted !== undefined) {
       checkIndex(kind, wanted, slots);
-      if (!tryClaim(wanted)) throw new RangeError(`${kind} slot ${wanted} is in use`);
+      if (options.takeover !== true && !tryClaim(wanted)) throw new RangeError(`${kind} slot ${wanted} is in use`);
       return wanted;
     }
     for (let i = 0; i < slots; i++) if (tryClaim(i)) return i;
@@ -491,10 +507,14 @@ export class Producer {
   /**
    * Moves as many of the batch's unsent messages (from `batch.sentBytes`)
    * as one lane has room for, in one copy and one atomic publish. Returns
-   * the number moved (0: full, or nothing left to send) or CLOSED.
+   * the number moved (0: full, or nothing left to send) or CLOSED. With
+   * `to`, only consumer `to`'s lane is used, and 0 means full or not open
+   * (see `isOpen`): messages that must reach one consumer never go elsewhere.
+   * With `generation` too, only while that attachment of the slot lasts
+   * (a consumer that left and a new one in its slot are different consumers).
    * @throws RangeError when the next message is larger than `ring.maxMessageBytes`
    */
-  tryPushBatch(batch: MessageBatch): number {
+  tryPushBatch(batch: MessageBatch, to = -1, generation = -1): number {
     const from = batch.sentBytes;
     const end = batch.byteLength;
     if (from >= end) return 0;
@@ -505,7 +525,8 @@ export class Producer {
     if (i32[H_CLOSED] !== 0) return CLOSED;
     const n = this.maxConsumers;
     const cap = this.mask + 1;
-    for (let k = 0, c = this.next; k < n; k++, c = c + 1 === n ? 0 : c + 1) {
+    if (to >= 0 && !this.isOpen(to, generation)) return 0;
+    for (let k = 0, c = to >= 0 ? to : this.next; k < (to >= 0 ? 1 : n); k++, c = c + 1 === n ? 0 : c + 1) {
       if (i32[this.consumer0 + c * LINE_WORDS + C_STATE] !== ConsumerState.Open) continue;
       const tail = this.openTail(c);
       if (tail === SEALED) continue;
@@ -532,7 +553,7 @@ export class Producer {
       copyAligned(this.u8, i32, base + at, batch.bytes, words, from, first);
       if (first < bytes) copyAligned(this.u8, i32, base, batch.bytes, words, from + first, bytes - first);
       if (!this.publish(c, tail, bytes)) continue; // sealed meanwhile
-      this.next = c + 1 === n ? 0 : c + 1;
+      if (to < 0) this.next = c + 1 === n ? 0 : c + 1;
       this.published(c, count, payload);
       batch.sentBytes = from + bytes;
       batch.sentCount += count;
@@ -571,30 +592,73 @@ export class Producer {
   /**
    * Pushes every unsent message of the batch, waiting for room as the
    * policy says. Returns the number moved by this call (all of them unless
-   * full with 'fail', or timed out). Worker threads only.
+   * full with 'fail', timed out, or consumer `to` stopped being open: then
+   * `batch.sentBytes < batch.byteLength` and the rest is the caller's to
+   * re-route). Worker threads only.
    * @throws RingClosedError when the ring is closed first (`moved` says how many went)
    */
-  pushBatch(batch: MessageBatch, timeoutMs = Infinity): number {
+  pushBatch(batch: MessageBatch, timeoutMs = Infinity, to = -1, generation = -1): number {
     checkTimeout(timeoutMs);
     const start = batch.sentCount;
-    let n = this.tryPushBatch(batch);
+    if (to >= 0 && !this.isOpen(to, generation)) return 0;
+    let n = this.tryPushBatch(batch, to, generation);
     if (n > 0 && batch.sentBytes === batch.byteLength) return n; // fast path
     if (n < 0) return this.checked(n, 0);
     if (n === 0 && this.onFull === 'wait') {
       this.countWait();
       for (let spin = 0; spin < SPIN_TRIES && n === 0; spin++) {
         spinPause(spin);
-        n = this.tryPushBatch(batch);
+        n = this.attemptBatch(batch, to, generation);
       }
+      if (n === NOT_OPEN) return batch.sentCount - start;
       if (n < 0) return this.checked(n, 0);
       if (batch.sentBytes === batch.byteLength) return batch.sentCount - start;
     }
-    return runSync(this.i32, this.pushAll(batch, timeoutMs, start));
+    return runSync(this.i32, this.pushAll(batch, timeoutMs, start, to, generation));
   }
 
   /** `pushBatch` that waits with Atomics.waitAsync: safe on the main thread. */
-  pushBatchAsync(batch: MessageBatch, timeoutMs = Infinity): Promise<number> {
-    return runAsync(this.i32, this.pushAll(batch, timeoutMs, batch.sentCount));
+  pushBatchAsync(batch: MessageBatch, timeoutMs = Infinity, to = -1, generation = -1): Promise<number> {
+    return runAsync(this.i32, this.pushAll(batch, timeoutMs, batch.sentCount, to, generation));
+  }
+
+  /**
+   * Whether consumer `c` is open: producers may push to it (a relaxed read,
+   * for routing); with `generation`, also that it is still that attachment.
+   */
+  isOpen(c: number, generation = -1): boolean {
+    if (c < 0 || c >= this.maxConsumers) return false;
+    const line = this.consumer0 + c * LINE_WORDS;
+    return this.i32[line + C_STATE] === ConsumerState.Open && (generation < 0 || Atomics.load(this.i32, line + C_GENERATION) === generation);
+  }
+
+  /** How many times a consumer has attached to slot `c`: tells a new consumer in a reused slot apart. */
+  generation(c: number): number {
+    checkIndex('consumer', c, this.maxConsumers);
+    return Atomics.load(this.i32, this.consumer0 + c * LINE_WORDS + C_GENERATION);
+  }
+
+  /** tryPushBatch for the blocking loops: NOT_OPEN once consumer `to` (that generation) has left. */
+  private attemptBatch(batch: MessageBatch, to: number, generation: number): number {
+    return to >= 0 && !this.isOpen(to, generation) ? NOT_OPEN : this.tryPushBatch(batch, to, generation);
+  }
+
+  /**
+   * The consumer that `key` maps to among those open now (key mod the
+   * number open, in slot order), or -1 when none is open. Pass it as `to`
+   * to keep everything with one key on one consumer while the set of
+   * consumers stays the same.
+   */
+  route(key: number): number {
+    const i32 = this.i32;
+    let open = 0;
+    for (let c = 0; c < this.maxConsumers; c++) if (i32[this.consumer0 + c * LINE_WORDS + C_STATE] === ConsumerState.Open) open++;
+    if (open === 0) return -1;
+    let k = (key >>> 0) % open;
+    for (let c = 0; c < this.maxConsumers; c++) {
+      if (i32[this.consumer0 + c * LINE_WORDS + C_STATE] === ConsumerState.Open && k-- === 0) return c;
+    }
+    return -1;
   }
 
   /** Frees the slot for another producer. Messages already pushed stay queued. */
@@ -605,12 +669,12 @@ export class Producer {
   }
 
   /** Pushes the rest of the batch; counts what moved since `sentCount` was `start`. */
-  private *pushAll(batch: MessageBatch, timeoutMs: number, start: number): WaitLoop<number> {
+  private *pushAll(batch: MessageBatch, timeoutMs: number, start: number, to: number, generation: number): WaitLoop<number> {
     const deadline = deadlineFor(timeoutMs);
     while (batch.sentBytes < batch.byteLength) {
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - nowMs());
-      const n = yield* this.waitFor(() => this.tryPushBatch(batch), remaining, batch.sentCount - start);
-      if (n === 0) break;
+      const n = yield* this.waitFor(() => this.attemptBatch(batch, to, generation), remaining, batch.sentCount - start);
+      if (n === 0 || n === NOT_OPEN) break;
     }
     return batch.sentCount - start;
   }
