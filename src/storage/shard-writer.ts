@@ -1,0 +1,106 @@
+/**
+ * The write side of the store: one per collector thread (a shard). Appends
+ * samples to per-series chunks, drops duplicates, enforces retention as data
+ * arrives, and reports new series, new chunks and dropped chunks as
+ * StoreEvents so the main thread can read the chunks in place.
+ *
+ * Each GPU's samples reach one collector in time order (streamers own GPUs,
+ * producers route by GPU, lanes are FIFO), so a series has one writer.
+ */
+import type { GpuIdentity } from '../ingest/dcgm-row.js';
+import { CHUNK_SAMPLES, SeriesChunk } from './chunk.js';
+import type { StoreEvent } from './events.js';
+
+export interface RetentionOptions {
+  /** Samples older than the series' newest by more than this are dropped, a chunk at a time. */
+  retentionMs: number;
+  /** Samples kept per series: at least this many, at most this plus one chunk. */
+  maxSamplesPerSeries: number;
+  chunkSamples?: number;
+}
+
+export const AppendResult = { Stored: 0, Duplicate: 1, OutOfOrder: 2 } as const;
+export type AppendResult = (typeof AppendResult)[keyof typeof AppendResult];
+
+class SeriesWriter {
+  readonly chunks: SeriesChunk[] = [];
+  lastTsMs = -Infinity;
+  held = 0;
+  constructor(readonly id: number) {}
+}
+
+export class ShardWriter {
+  /** Samples dropped by retention so far. */
+  evicted = 0;
+  private readonly series = new Map<string, SeriesWriter>();
+  private nextSeries = 0;
+  private readonly chunkSamples: number;
+
+  constructor(
+    readonly shard: number,
+    private readonly options: RetentionOptions,
+    private readonly emit: (event: StoreEvent) => void,
+  ) {
+    this.chunkSamples = options.chunkSamples ?? CHUNK_SAMPLES;
+  }
+
+  /**
+   * Stores one sample. A sample with the same (uuid, metric, timestamp) as
+   * one held is a Duplicate; one older than the newest held but not held is
+   * OutOfOrder (counted by the caller, not stored: a series is append-only).
+   */
+  append(gpu: GpuIdentity, metric: string, tsMs: number, value: number): AppendResult {
+    const key = `${gpu.uuid}\u0000${metric}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = new SeriesWriter(this.nextSeries++);
+      this.series.set(key, s);
+      this.emit({ t: 'series', shard: this.shard, series: s.id, gpu, metric });
+    }
+    if (tsMs <= s.lastTsMs) return this.held(s, tsMs) ? AppendResult.Duplicate : AppendResult.OutOfOrder;
+    let chunk = s.chunks[s.chunks.length - 1];
+    if (chunk === undefined || chunk.full) {
+      chunk = new SeriesChunk(this.chunkSamples);
+      s.chunks.push(chunk);
+      this.emit({ t: 'chunk', shard: this.shard, series: s.id, buffer: chunk.buffer });
+    }
+    chunk.append(tsMs, value);
+    s.lastTsMs = tsMs;
+    s.held++;
+    this.retain(s, tsMs);
+    return AppendResult.Stored;
+  }
+
+  /** Series held by this shard. */
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  private held(s: SeriesWriter, tsMs: number): boolean {
+    for (let i = s.chunks.length - 1; i >= 0; i--) {
+      const chunk = s.chunks[i]!;
+      const count = chunk.count;
+      if (count === 0 || chunk.tsMs[0]! > tsMs) continue;
+      const at = chunk.lowerBound(tsMs, count);
+      return at < count && chunk.tsMs[at] === tsMs;
+    }
+    return false;
+  }
+
+  /** Drops whole chunks past the age or count limit; never the chunk being written. */
+  private retain(s: SeriesWriter, newestMs: number): void {
+    let dropped = 0;
+    while (s.chunks.length > 1) {
+      const oldest = s.chunks[0]!;
+      const n = oldest.count;
+      const tooMany = s.held - n >= this.options.maxSamplesPerSeries;
+      const tooOld = oldest.tsMs[n - 1]! < newestMs - this.options.retentionMs;
+      if (!tooMany && !tooOld) break;
+      s.chunks.shift();
+      s.held -= n;
+      this.evicted += n;
+      dropped++;
+    }
+    if (dropped > 0) this.emit({ t: 'drop', shard: this.shard, series: s.id, chunks: dropped });
+  }
+}
