@@ -1,0 +1,231 @@
+/**
+ * The engine: one process, streamer and collector worker threads joined by
+ * native-free-ring, the store's registry and the counters on the main thread.
+ *
+ * Main thread only. Workers run from compiled JS (dist/), beside this file.
+ */
+import { access, constants, open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { FreeRing } from 'native-free-ring';
+import type { Config } from '../config/load.js';
+import type { CollectorJob, CollectorMessage } from '../collect/collector-worker.js';
+import { CsvFileError } from '../ingest/errors.js';
+import { resolveHeader } from '../ingest/header.js';
+import { parseOneRecord } from '../ingest/record-parse.js';
+import type { StreamerJob, StreamerMessage } from '../ingest/streamer-worker.js';
+import { Registry } from '../storage/registry.js';
+import { Counter, Counters, MAIN_SLOT, MAX_COLLECTORS, MAX_STREAMERS } from './counters.js';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export type EngineOptions = Pick<
+  Config,
+  'csvFile' | 'streamIntervalMs' | 'queueBufferSize' | 'streamers' | 'collectors' | 'loop' | 'timestampMode' | 'retentionMs' | 'maxSamplesPerSeries'
+> & {
+  /** Owned rows a streamer keeps for replay (24 B each); default 4 M (96 MiB). */
+  replayBudgetRows?: number;
+  /** Node flags for the worker threads; default: the process' own. */
+  workerExecArgv?: string[];
+};
+
+interface Running {
+  worker: Worker;
+  slot: number;
+  /** Resolves once the worker holds its ring slot. */
+  ready: Promise<void>;
+  exited: Promise<number>;
+  stopping: boolean;
+}
+
+const collectorUrl = new URL('../collect/collector-worker.js', import.meta.url);
+const streamerUrl = new URL('../ingest/streamer-worker.js', import.meta.url);
+
+/** Reads the first line of the CSV: a missing file or a bad header fails start-up, clearly. */
+export async function checkCsv(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    throw new CsvFileError(path, 'read', err);
+  }
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+    let text = buf.subarray(0, bytesRead);
+    if (text[0] === 0xef && text[1] === 0xbb && text[2] === 0xbf) text = text.subarray(3);
+    const end = text.indexOf(0x0a);
+    const line = end < 0 ? text : text.subarray(0, end);
+    resolveHeader(parseOneRecord(line, 0, line.length).map((s) => s.trim()), path);
+  } finally {
+    await file.close();
+  }
+}
+
+export class Engine {
+  readonly registry = new Registry();
+  readonly counters = new Counters();
+  readonly ring: FreeRing;
+  private readonly control = new SharedArrayBuffer(8);
+  private readonly streamers: Array<Running | undefined> = new Array(MAX_STREAMERS).fill(undefined);
+  private readonly collectors: Array<Running | undefined> = new Array(MAX_COLLECTORS).fill(undefined);
+  private nextShard = 0;
+  private stopped = false;
+  private streamersDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly log: Logger,
+  ) {
+    this.ring = FreeRing.create({ maxProducers: MAX_STREAMERS, maxConsumers: MAX_COLLECTORS, laneCapacityBytes: options.queueBufferSize });
+  }
+
+  /** Starts collectors, then streamers. @throws CsvFileError / CsvHeaderError for a bad CSV_FILE */
+  async start(): Promise<void> {
+    await checkCsv(this.options.csvFile);
+    for (let i = 0; i < this.options.collectors; i++) this.startCollector(i, false);
+    for (let i = 0; i < this.options.streamers; i++) this.startStreamer(i, false);
+    await Promise.all([...this.collectors, ...this.streamers].map((w) => w?.ready));
+    this.streamersDone = Promise.all(this.streamers.map((s) => s?.exited)).then(() => undefined);
+    this.log.info({ streamers: this.options.streamers, collectors: this.options.collectors, csvFile: this.options.csvFile }, 'pipeline started');
+  }
+
+  /** Resolves when every streamer has finished (LOOP=false: after one pass). */
+  finished(): Promise<void> {
+    return this.streamersDone;
+  }
+
+  get collectorCount(): number {
+    return this.collectors.filter((c) => c !== undefined && !c.stopping).length;
+  }
+
+  /**
+   * Changes the number of collectors while running: new ones attach to free
+   * ring slots; removed ones stop taking messages, drain what they hold and
+   * exit (their store shard stays readable). Nothing is lost or duplicated.
+   */
+  async scaleCollectors(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_COLLECTORS) throw new RangeError(`collectors must be 1 to ${MAX_COLLECTORS}, got ${n}`);
+    const running = this.collectors.filter((c): c is Running => c !== undefined && !c.stopping);
+    const leaving = running.slice(n);
+    const joining: Running[] = [];
+    for (let slot = 0, have = running.length; have < n && slot < MAX_COLLECTORS; slot++) {
+      if (this.collectors[slot] === undefined) {
+        joining.push(this.startCollector(slot, false));
+        have++;
+      }
+    }
+    for (const c of leaving) c.stopping = true;
+    // A collector stops by its ring slot: it must hold one first.
+    await Promise.all([...joining, ...leaving].map((c) => c.ready));
+    for (const c of leaving) this.ring.stopConsumer(c.slot);
+    await Promise.all(leaving.map((c) => c.exited));
+    this.log.info({ collectors: n }, 'collectors scaled');
+  }
+
+  /** Stops reading, drains the ring, lets collectors finish. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    Atomics.store(new Int32Array(this.control), 0, 1);
+    Atomics.notify(new Int32Array(this.control), 0);
+    for (const s of this.streamers) if (s) s.stopping = true;
+    await Promise.all(this.streamers.map((s) => s?.exited));
+    this.ring.close();
+    for (const c of this.collectors) if (c) c.stopping = true;
+    await Promise.all(this.collectors.map((c) => c?.exited));
+  }
+
+  private startCollector(slot: number, takeover: boolean): Running {
+    const job: CollectorJob = {
+      ring: this.ring.buffer,
+      counters: this.counters.buffer,
+      slot,
+      shard: this.nextShard++,
+      retentionMs: this.options.retentionMs,
+      maxSamplesPerSeries: this.options.maxSamplesPerSeries,
+      takeover,
+    };
+    const worker = new Worker(collectorUrl, { workerData: job, execArgv: this.options.workerExecArgv ?? process.execArgv });
+    worker.on('message', (m: CollectorMessage) => {
+      if (m.t === 'events') for (const e of m.events) this.registry.apply(e);
+    });
+    const running = this.watch(worker, slot, 'collector', () => {
+      // Whatever it had popped and not accounted for is lost: count it, then replace it.
+      const block = this.counters.block(MAX_STREAMERS + slot);
+      this.counters.block(MAIN_SLOT)[Counter.Lost]! += block[Counter.InFlight]!;
+      block[Counter.InFlight] = 0;
+      this.startCollector(slot, true);
+    }, (r) => {
+      if (this.collectors[slot] === r) this.collectors[slot] = undefined;
+    });
+    this.collectors[slot] = running;
+    return running;
+  }
+
+  private startStreamer(slot: number, takeover: boolean): void {
+    const job: StreamerJob = {
+      ring: this.ring.buffer,
+      counters: this.counters.buffer,
+      control: this.control,
+      slot,
+      part: slot,
+      parts: this.options.streamers,
+      csvFile: this.options.csvFile,
+      loop: this.options.loop,
+      streamIntervalMs: this.options.streamIntervalMs,
+      timestampMode: this.options.timestampMode,
+      replayBudgetRows: this.options.replayBudgetRows ?? 4_000_000,
+      takeover,
+    };
+    const worker = new Worker(streamerUrl, { workerData: job, execArgv: this.options.workerExecArgv ?? process.execArgv });
+    worker.on('message', (m: StreamerMessage) => {
+      if (m.t === 'log') {
+        const { t: _t, level, msg, ...fields } = m;
+        this.log[level]({ ...fields, streamer: slot }, msg);
+      }
+    });
+    this.streamers[slot] = this.watch(worker, slot, 'streamer', () => this.startStreamer(slot, true), () => undefined);
+  }
+
+  /** Logs a crash and calls `replace`, unless the engine is stopping. */
+  private watch(worker: Worker, slot: number, role: string, replace: () => void, gone: (r: Running) => void): Running {
+    let crash: Error | undefined;
+    worker.on('error', (err) => {
+      crash = err;
+    });
+    const running: Running = {
+      worker,
+      slot,
+      stopping: false,
+      ready: new Promise<void>((resolve) => {
+        const onMessage = (m: { t: string }): void => {
+          if (m.t !== 'ready') return;
+          worker.off('message', onMessage);
+          resolve();
+        };
+        worker.on('message', onMessage);
+        worker.once('exit', () => resolve());
+      }),
+      exited: new Promise<number>((resolve) => {
+        worker.once('exit', (code) => {
+          gone(running);
+          if (code !== 0 || crash !== undefined) {
+            this.log.error({ role, slot, code, err: crash?.stack ?? crash?.message }, `${role} ${slot} crashed`);
+            if (!this.stopped && !running.stopping) {
+              replace();
+              const next = role === 'collector' ? this.collectors[slot] : this.streamers[slot];
+              void next?.exited.then(resolve);
+              return;
+            }
+          }
+          resolve(code);
+        });
+      }),
+    };
+    return running;
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * A streamer thread: reads the CSV, keeps the rows of the GPUs it owns
+ * (uuid hash mod the number of streamers), stamps each row when it is
+ * processed (or keeps the CSV time in source mode), and pushes samples to
+ * the collector that owns the GPU through its producer slot of the ring.
+ *
+ * The first pass parses the file; if the owned rows fit the memory budget
+ * they are kept in columns and later passes replay them without parsing,
+ * otherwise every pass parses the file again (streaming, never whole).
+ */
+import { createReadStream } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { FreeRing, MessageBatch, RingClosedError, type Producer } from 'native-free-ring';
+import { Counter, Counters, rejectCounter } from '../engine/counters.js';
+import { globalRef, Kind, viewOf, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
+import type { GpuIdentity, RejectReason, RowBatch } from './dcgm-row.js';
+import { DcgmCsvParser } from './fast-parser.js';
+
+export interface StreamerJob {
+  ring: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  /** Int32 words: [0] stop (0/1). */
+  control: SharedArrayBuffer;
+  /** Producer slot in the ring (0-9), also this streamer's counters slot. */
+  slot: number;
+  /** This streamer owns GPUs with hash(uuid) % parts === part. */
+  part: number;
+  parts: number;
+  csvFile: string;
+  loop: boolean;
+  streamIntervalMs: number;
+  timestampMode: 'processed' | 'source';
+  /** Owned rows kept in memory for replay, at most (24 bytes each). */
+  replayBudgetRows: number;
+  takeover: boolean;
+}
+
+export type StreamerMessage =
+  | { t: 'ready' }
+  | { t: 'log'; level: 'warn' | 'info'; msg: string; [field: string]: unknown }
+  | { t: 'done'; rows: number; passes: number };
+
+const STOP = 0;
+/** The local dictionary index inside a wire ref (see globalRef). */
+const LOCAL_MASK = 0xffffff;
+/** 64 KiB per collector: ~2,300 samples, flushed when full or after each pass/row wait. */
+const BATCH_BYTES = 64 * 1024;
+/** Reject log lines per second at most; the rest are counted and summarised. */
+const REJECT_LOGS_PER_S = 10;
+
+/** FNV-1a of a string: GPU ownership and collector routing key. */
+export function hashUuid(uuid: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < uuid.length; i++) h = Math.imul(h ^ uuid.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+class Streamer {
+  private readonly producer: Producer;
+  private readonly ring: FreeRing;
+  private readonly counts: Float64Array;
+  private readonly control: Int32Array;
+  private readonly batches: MessageBatch[];
+  private readonly defined: Array<Set<number>>;
+  /** Per collector slot: the attachment our definitions went to (see Producer.generation). */
+  private readonly generations: Int32Array;
+  private gpus: readonly GpuIdentity[] = [];
+  private metrics: readonly string[] = [];
+  /** Per local GPU ref: hash of its uuid (-1 until computed). */
+  private gpuHash = new Float64Array(0);
+  private lastTsMs = 0;
+  private rowsThisPass = 0;
+  private logsThisSecond = 0;
+  private logSecond = 0;
+  private suppressed = 0;
+  // Owned rows kept for replay (columns), while within budget.
+  private keep = true;
+  private kept = 0;
+  private rowGpu = new Int32Array(1024);
+  private rowMetric = new Int32Array(1024);
+  private rowTs = new Float64Array(1024);
+  private rowValue = new Float64Array(1024);
+
+  constructor(private readonly job: StreamerJob) {
+    const ring = FreeRing.from(job.ring);
+    this.ring = ring;
+    this.producer = ring.attachProducer({ index: job.slot, takeover: job.takeover });
+    this.counts = new Counters(job.counters).block(job.slot);
+    this.control = new Int32Array(job.control);
+    const c = ring.layout.maxConsumers;
+    this.batches = Array.from({ length: c }, () => new MessageBatch(BATCH_BYTES));
+    this.defined = Array.from({ length: c }, () => new Set<number>());
+    this.generations = new Int32Array(c).fill(-1);
+  }
+
+  get stopping(): boolean {
+    return Atomics.load(this.control, STOP) !== 0;
+  }
+
+  async run(): Promise<void> {
+    parentPort!.postMessage({ t: 'ready' } satisfies StreamerMessage);
+    let passes = 0;
+    try {
+      do {
+        this.rowsThisPass = 0;
+        if (passes === 0 || !this.keep) await this.parsePass(passes === 0);
+        else this.replayPass();
+        this.flushAll();
+        if (this.stopping) break;
+        passes++;
+        if (this.job.part === 0) this.counts[Counter.Passes]!++;
+      } while (this.job.loop && !this.stopping);
+    } catch (err) {
+      if (!(err instanceof RingClosedError)) throw err;
+    }
+    this.producer.detach();
+    parentPort!.postMessage({ t: 'done', rows: this.counts[Counter.RowsRead]!, passes } satisfies StreamerMessage);
+  }
+
+  private async parsePass(first: boolean): Promise<void> {
+    const { part, parts } = this.job;
+    const parser = new DcgmCsvParser(
+      { source: this.job.csvFile },
+      (batch) => this.onRows(batch, first),
+      (reason, line, detail) => {
+        if (line % parts !== part) return; // each rejected line is counted by one streamer
+        this.counts[Counter.RowsRead]!++;
+        this.counts[rejectCounter(reason)]!++;
+        this.logReject(reason, line, detail);
+      },
+    );
+    this.parser = parser;
+    const stream = createReadStream(this.job.csvFile, { highWaterMark: 256 * 1024 });
+    for await (const chunk of stream) {
+      parser.push(chunk as Buffer);
+      if (this.stopping) {
+        stream.destroy();
+        return;
+      }
+    }
+    parser.end();
+  }
+
+  private parser: DcgmCsvParser | undefined;
+
+  private onRows(batch: RowBatch, first: boolean): void {
+    const parser = this.parser!;
+    this.gpus = parser.gpus;
+    this.metrics = parser.metrics;
+    const { part, parts } = this.job;
+    for (let i = 0; i < batch.length; i++) {
+      const g = batch.gpu[i]!;
+      if (this.hashOf(g) % parts !== part) continue;
+      if (first && this.keep) this.remember(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!);
+      this.emit(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!);
+      if (this.stopping) return;
+    }
+  }
+
+  private replayPass(): void {
+    for (let i = 0; i < this.kept && !this.stopping; i++) {
+      this.emit(this.rowGpu[i]!, this.rowMetric[i]!, this.rowTs[i]!, this.rowValue[i]!);
+    }
+  }
+
+  private remember(g: number, m: number, tsMs: number, value: number): void {
+    if (this.kept === this.rowGpu.length) {
+      if (this.kept * 2 > this.job.replayBudgetRows) {
+        this.keep = false; // too big to keep: every pass parses the file again
+        this.rowGpu = new Int32Array(0);
+        this.rowMetric = new Int32Array(0);
+        this.rowTs = new Float64Array(0);
+        this.rowValue = new Float64Array(0);
+        return;
+      }
+      this.rowGpu = grow(this.rowGpu, new Int32Array(this.kept * 2));
+      this.rowMetric = grow(this.rowMetric, new Int32Array(this.kept * 2));
+      this.rowTs = grow(this.rowTs, new Float64Array(this.kept * 2));
+      this.rowValue = grow(this.rowValue, new Float64Array(this.kept * 2));
+    }
+    this.rowGpu[this.kept] = g;
+    this.rowMetric[this.kept] = m;
+    this.rowTs[this.kept] = tsMs;
+    this.rowValue[this.kept] = value;
+    this.kept++;
+  }
+
+  private hashOf(g: number): number {
+    if (g >= this.gpuHash.length) {
+      const next = new Float64Array(Math.max(64, (g + 1) * 2)).fill(-1);
+      next.set(this.gpuHash);
+      this.gpuHash = next;
+    }
+    let h = this.gpuHash[g]!;
+    if (h < 0) h = this.gpuHash[g] = hashUuid(this.gpus[g]!.uuid);
+    return h;
+  }
+
+  /** Stamps, encodes and queues one row for the collector that owns its GPU. */
+  private emit(g: number, m: number, sourceTsMs: number, value: number): void {
+    this.counts[Counter.RowsRead]!++;
+    this.rowsThisPass++;
+    let tsMs = sourceTsMs;
+    if (this.job.timestampMode === 'processed') {
+      // Microsecond resolution, strictly increasing per streamer (so per GPU):
+      // a looped file revisits a series every few hundred µs at full speed.
+      const now = Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
+      tsMs = this.lastTsMs = now > this.lastTsMs ? now : Math.round((this.lastTsMs + 0.001) * 1000) / 1000;
+    }
+    this.enqueue(g, m, tsMs, value);
+    if (this.job.streamIntervalMs > 0) {
+      this.flushAll();
+      Atomics.wait(this.control, STOP, 0, this.job.streamIntervalMs);
+    }
+  }
+
+  /** The collector that owns GPU g now; waits while none is open. */
+  private routeOf(g: number): number {
+    const key = this.hashOf(g);
+    for (;;) {
+      const c = this.producer.route(key);
+      if (c >= 0) return c;
+      if (this.ring.closed) throw new RingClosedError('ring is closed');
+      Atomics.wait(this.control, STOP, 0, 10);
+    }
+  }
+
+  private enqueue(g: number, m: number, tsMs: number, value: number): void {
+    const c = this.routeOf(g);
+    const batch = this.batches[c]!;
+    if (batch.count === 0) {
+      // A new collector in a reused slot knows none of our definitions.
+      const generation = this.producer.generation(c);
+      if (generation !== this.generations[c]) {
+        this.generations[c] = generation;
+        this.defined[c]!.clear();
+      }
+    }
+    const dv = viewOf(batch);
+    const slot = this.job.slot;
+    const gRef = globalRef(slot, g);
+    const mRef = globalRef(slot, m);
+    const defined = this.defined[c]!;
+    for (;;) {
+      // Definitions go first, in the same batch (so on the same lane, in order).
+      const ok =
+        (defined.has(gRef) || (writeGpu(batch, dv, gRef, this.gpus[g]!) && defined.add(gRef) !== undefined)) &&
+        (defined.has(-1 - mRef) || (writeMetric(batch, dv, mRef, this.metrics[m]!) && defined.add(-1 - mRef) !== undefined)) &&
+        writeSample(batch, dv, gRef, mRef, tsMs, value);
+      if (ok) break;
+      this.flush(c);
+    }
+  }
+
+  /**
+   * Pushes collector c's batch to collector c only. If c left meanwhile
+   * (scaled down), it has drained what it got; the unsent samples go to
+   * the GPUs' new owners, with their definitions sent again.
+   */
+  private flush(c: number): void {
+    const batch = this.batches[c]!;
+    if (batch.count === 0) return;
+    this.producer.pushBatch(batch, Infinity, c, this.generations[c]);
+    if (batch.sentBytes < batch.byteLength) {
+      this.defined[c]!.clear();
+      const dv = viewOf(batch);
+      const rest: number[] = [];
+      batch.forEach((_bytes, at) => {
+        if (at < batch.sentBytes || dv.getUint32(at, true) !== Kind.Sample) return;
+        rest.push(dv.getUint32(at + 4, true) & LOCAL_MASK, dv.getUint32(at + 8, true) & LOCAL_MASK, dv.getFloat64(at + 12, true), dv.getFloat64(at + 20, true));
+      });
+      batch.reset();
+      for (let i = 0; i < rest.length; i += 4) this.enqueue(rest[i]!, rest[i + 1]!, rest[i + 2]!, rest[i + 3]!);
+      return;
+    }
+    batch.reset();
+  }
+
+  private flushAll(): void {
+    for (let c = 0; c < this.batches.length; c++) this.flush(c);
+  }
+
+  private logReject(reason: RejectReason, line: number, detail: string): void {
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.logSecond) {
+      if (this.suppressed > 0) {
+        parentPort!.postMessage({ t: 'log', level: 'warn', msg: `${this.suppressed} more rejected rows not logged`, file: this.job.csvFile } satisfies StreamerMessage);
+      }
+      this.logSecond = second;
+      this.logsThisSecond = 0;
+      this.suppressed = 0;
+    }
+    if (this.logsThisSecond++ < REJECT_LOGS_PER_S) {
+      parentPort!.postMessage({ t: 'log', level: 'warn', msg: detail, reason, file: this.job.csvFile, line } satisfies StreamerMessage);
+    } else {
+      this.suppressed++;
+    }
+  }
+}
+
+function grow<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+void new Streamer(workerData as StreamerJob).run();

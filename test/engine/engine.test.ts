@@ -1,0 +1,158 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import t from 'tap';
+import { generateDcgmSample } from '../../src/ingest/sample-generator.js';
+import type * as EngineModule from '../../src/engine/engine.js';
+import type * as QueryModule from '../../src/query/range-read.js';
+import { distPath } from '../fixtures/dist.js';
+
+// Workers load compiled JS, so the engine under test is the compiled one.
+const { Engine } = (await import(pathToFileURL(distPath('src/engine/engine.js')).href)) as typeof EngineModule;
+const { listGpus, readSamples } = (await import(pathToFileURL(distPath('src/query/range-read.js')).href)) as typeof QueryModule;
+
+type Engine = InstanceType<typeof Engine>;
+interface Line {
+  level: string;
+  msg: string | undefined;
+  fields: object;
+}
+
+function quietLog(lines: Line[] = []): EngineModule.Logger & { lines: Line[] } {
+  const at = (level: string) => (fields: object, msg?: string) => void lines.push({ level, msg, fields });
+  return { info: at('info'), warn: at('warn'), error: at('error'), lines };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gpu-telemetry-engine-'));
+let files = 0;
+function csvFile(text: string): string {
+  const path = join(dir, `input-${files++}.csv`);
+  writeFileSync(path, text);
+  return path;
+}
+
+const base = {
+  streamIntervalMs: 0,
+  queueBufferSize: 4096, // small lanes: many wrap-arounds and some backpressure
+  loop: false,
+  timestampMode: 'source' as const,
+  retentionMs: 365 * 86_400_000 * 10,
+  maxSamplesPerSeries: 1_000_000,
+  workerExecArgv: [], // not tap's TypeScript loader: workers run compiled JS
+};
+
+/** Parses the generated CSV's data rows: [timestamp, metric, uuid, value] per row. */
+function rowsOf(text: string): Array<{ tsMs: number; metric: string; uuid: string; value: number }> {
+  return text
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const f = line.slice(1, line.indexOf('","DCGM_FI_DRIVER') > 0 ? undefined : -1).split('","');
+      return { tsMs: Date.parse(f[0]!), metric: f[1]!, uuid: f[4]!, value: Number(f[10]) };
+    });
+}
+
+async function runOnce(text: string, streamers: number, collectors: number, log = quietLog()): Promise<Engine> {
+  const engine = new Engine({ ...base, csvFile: csvFile(text), streamers, collectors }, log);
+  await engine.start();
+  await engine.finished();
+  await engine.stop();
+  return engine;
+}
+
+t.test('every row is stored exactly once with its source timestamp, for any mix of streamers and collectors', async (t) => {
+  const text = generateDcgmSample({ hosts: 3, gpusPerHost: 8, scrapes: 4 });
+  const rows = rowsOf(text);
+  for (const [streamers, collectors] of [
+    [1, 1],
+    [3, 2],
+    [10, 10],
+  ] as const) {
+    const engine = await runOnce(text, streamers, collectors);
+    const c = engine.counters.snapshot();
+    t.equal(c.rowsRead, rows.length, `${streamers}x${collectors}: every row read once`);
+    t.equal(c.samplesStored, rows.length, `${streamers}x${collectors}: every row stored`);
+    t.equal(c.duplicates + c.rejectedTotal + c.lost, 0, `${streamers}x${collectors}: nothing rejected, duplicated or lost`);
+    t.equal(c.unaccounted, 0, `${streamers}x${collectors}: counters reconcile`);
+    const gpus = listGpus(engine.registry);
+    t.equal(gpus.length, 24, `${streamers}x${collectors}: 24 GPUs`);
+    const stored = new Map<string, number>();
+    for (const gpu of gpus) {
+      const page = readSamples(engine.registry, gpu.uuid, { limit: 1_000_000 })!;
+      t.equal(page.next, null);
+      for (const s of page.samples) stored.set(`${gpu.uuid} ${s.metric} ${s.tsMs}`, s.value);
+    }
+    t.equal(stored.size, rows.length, `${streamers}x${collectors}: every (uuid, metric, timestamp) is held once`);
+    const mismatched = rows.filter((r) => stored.get(`${r.uuid} ${r.metric} ${r.tsMs}`) !== r.value);
+    t.same(mismatched, [], `${streamers}x${collectors}: stored timestamps and values equal the file's`);
+  }
+});
+
+t.test('a row repeated in the file is stored once and counted as a duplicate', async (t) => {
+  const text = generateDcgmSample({ hosts: 1, gpusPerHost: 2, scrapes: 2 });
+  const lines = text.trim().split('\n');
+  const doubled = [...lines, lines[1]!, lines[2]!].join('\n') + '\n';
+  const engine = await runOnce(doubled, 2, 2);
+  const c = engine.counters.snapshot();
+  t.equal(c.rowsRead, lines.length + 1);
+  t.equal(c.duplicates, 2);
+  t.equal(c.samplesStored, lines.length - 1);
+  t.equal(c.unaccounted, 0, 'read = stored + rejected + duplicates');
+});
+
+t.test('bad rows are counted by reason and logged with their line, and the rest streams on', async (t) => {
+  const text = generateDcgmSample({ hosts: 1, gpusPerHost: 2, scrapes: 2 });
+  const lines = text.trim().split('\n');
+  const good = lines.length - 1;
+  const bad = [
+    lines[1]!.replace(/"[0-9.]+","DCGM_FI_DRIVER/, '"n/a","DCGM_FI_DRIVER'),
+    lines[2]!.replace(/^"[^"]+"/, '"yesterday"'),
+    '"2025-03-14T09:26:53Z","DCGM_FI_DEV_GPU_UTIL","0"',
+  ];
+  const log = quietLog();
+  const engine = await runOnce([...lines, ...bad].join('\n') + '\n', 2, 1, log);
+  const c = engine.counters.snapshot();
+  t.equal(c.samplesStored, good);
+  t.equal(c.rejected.bad_value, 1);
+  t.equal(c.rejected.bad_timestamp, 1);
+  t.equal(c.rejected.column_count, 1);
+  t.equal(c.unaccounted, 0);
+  const warned = log.lines.filter((l) => l.level === 'warn').map((l) => l.msg ?? '');
+  t.ok(warned.some((m) => m.includes(`line ${lines.length + 1}`)), `the bad value's line is named: ${warned.join(' | ')}`);
+});
+
+t.test('scaling collectors up and down mid-stream loses and duplicates nothing', async (t) => {
+  const text = generateDcgmSample({ hosts: 4, gpusPerHost: 8, scrapes: 2 });
+  const engine = new Engine(
+    { ...base, csvFile: csvFile(text), streamers: 3, collectors: 2, loop: true, timestampMode: 'processed', streamIntervalMs: 0 },
+    quietLog(),
+  );
+  await engine.start();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(200);
+  await engine.scaleCollectors(5);
+  t.equal(engine.collectorCount, 5);
+  await sleep(200);
+  await engine.scaleCollectors(1);
+  t.equal(engine.collectorCount, 1);
+  await sleep(200);
+  await engine.scaleCollectors(3);
+  await sleep(200);
+  await engine.stop();
+  const c = engine.counters.snapshot();
+  t.ok(c.rowsRead > 10_000, `it streamed for real (${c.rowsRead} rows)`);
+  t.equal(c.samplesStored, c.rowsRead, `every row read was stored: ${JSON.stringify(c)}`);
+  t.equal(c.duplicates + c.rejectedTotal + c.lost, 0, 'no duplicates, rejects or losses');
+  let held = 0;
+  for (const gpu of listGpus(engine.registry)) held += gpu.samples;
+  t.equal(held, c.samplesStored - c.evicted, 'the store holds every stored sample that retention kept');
+});
+
+t.test('a missing CSV_FILE or a header without the required columns is a clear start-up error', async (t) => {
+  const missing = new Engine({ ...base, csvFile: join(dir, 'nope.csv'), streamers: 1, collectors: 1 }, quietLog());
+  await t.rejects(missing.start(), { name: 'CsvFileError', message: /nope\.csv/ });
+  const headerless = new Engine({ ...base, csvFile: csvFile('a,b,c\n1,2,3\n'), streamers: 1, collectors: 1 }, quietLog());
+  await t.rejects(headerless.start(), { name: 'CsvHeaderError', message: /timestamp/ });
+});
