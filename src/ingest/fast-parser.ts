@@ -8,11 +8,12 @@
  * read from the first record; a header without the required columns throws
  * {@link CsvHeaderError} from the `push` (or `end`) that completes it.
  *
- * Two paths, chosen per record:
- * - fast: the line is found with indexOf, split into fields byte by byte
- *   (quoted with `""` escapes, or unquoted), numbers and timestamps are parsed
- *   from bytes, strings are interned by hashing their bytes (decoded only when
- *   first seen). The real export's rows all take this path.
+ * Two paths, chosen per record (this file frames records; row-builder.ts
+ * turns them into rows):
+ * - fast: the line is found with indexOf (memchr), split into fields byte by
+ *   byte (quoted with `""` escapes, or unquoted), numbers and timestamps are
+ *   parsed from bytes, strings are interned by hashing their bytes (decoded
+ *   only when first seen). The real export's rows all take this path.
  * - slow: anything else (a quote spanning lines, odd quoting, wrong field
  *   count, a limit exceeded) is framed by {@link Framer} with csv-parse's
  *   rules and, when complete, parsed by csv-parse itself.
@@ -30,22 +31,14 @@
  * not call back into the parser. An error thrown by a callback propagates out
  * of push/end and leaves the parser failed (later calls rethrow it).
  */
-import {
-  emptyRejectCounts,
-  RejectReason,
-  RowBatch,
-  type BatchHandler,
-  type GpuIdentity,
-  type ParseCounts,
-  type RejectHandler,
-} from './dcgm-row.js';
-import { createDictionaries, type GpuDictionary, type ParserDictionaries, type StringDictionary } from './dictionary.js';
+import { RejectReason, type BatchHandler, type GpuIdentity, type ParseCounts, type RejectHandler } from './dcgm-row.js';
+import { createDictionaries, type ParserDictionaries } from './dictionary.js';
 import { CsvHeaderError } from './errors.js';
-import { decodeField, parseTimestampBytes, parseValueBytes, VALUE_NOT_FINITE } from './field-parse.js';
 import { Frame, Framer } from './framer.js';
 import { fieldName, resolveHeader, type ColumnMap } from './header.js';
 import { parseOneRecord } from './record-parse.js';
-import { checkRecordStrings, rejectDetail, type CheckedRecord } from './reject-detail.js';
+import { rejectDetail } from './reject-detail.js';
+import { RowBuilder } from './row-builder.js';
 
 /** Options of {@link DcgmCsvParser}. */
 export interface DcgmCsvParserOptions {
@@ -68,9 +61,10 @@ export interface DcgmCsvParserOptions {
 /** Defaults of {@link DcgmCsvParserOptions}. */
 export const PARSER_DEFAULTS = Object.freeze({
   source: 'csv',
-  // The real export's longest field (labels_raw) is 376 bytes; 10x headroom.
+  // The real export's longest field (labels_raw) is 268 bytes; 15x headroom, and an
+  // unclosed quote costs at most this much input.
   maxFieldBytes: 4096,
-  // 1024 rows = 40 KiB of columns: amortizes the callback, stays in L2.
+  // 1024 rows = 32 KiB of columns: amortizes the callback, stays in L2.
   batchRows: 1024,
   fastPath: true,
 });
@@ -79,17 +73,9 @@ export const PARSER_DEFAULTS = Object.freeze({
 const MAX_HEADER_FIELDS = 4096;
 /** Initial working buffer; it grows to the largest chunk plus a partial record. */
 const INITIAL_BUFFER_BYTES = 64 * 1024;
-/** Timestamps up to this long are cached by their bytes. */
-const TS_CACHE_BYTES = 64;
-
 const LF = 0x0a;
 const CR = 0x0d;
-const QUOTE = 0x22;
-const COMMA = 0x2c;
 const BOM = [0xef, 0xbb, 0xbf] as const;
-
-/** Buffer's undeclared per-encoding decoders: toString without the dispatch on the encoding name. */
-type NodeBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 /** What the parser is in the middle of. */
 const Mode = {
@@ -117,24 +103,13 @@ function validateOptions(options: DcgmCsvParserOptions): Required<Omit<DcgmCsvPa
 
 /** Streaming parser of DCGM exporter CSV. */
 export class DcgmCsvParser {
-  /** Rows, rejects by reason, and bytes pushed so far. */
-  readonly counts: ParseCounts = { rows: 0, rejected: emptyRejectCounts(), bytes: 0 };
   /** The header's column map, once read. */
   columns: ColumnMap | undefined;
 
   private readonly source: string;
   private readonly maxFieldBytes: number;
   private readonly fastPath: boolean;
-  private readonly onBatch: BatchHandler;
-  private readonly onReject: RejectHandler;
-  private readonly batch: RowBatch;
-
-  private readonly gpuDict: GpuDictionary;
-  private readonly metricDict: StringDictionary;
-  private readonly labelsDict: StringDictionary;
-  /** Value index of '' per identity field, for columns the file lacks. */
-  private readonly absentIdentity = new Int32Array(8);
-  private absentLabels = 0;
+  private readonly rows: RowBuilder;
 
   // Working buffer: b[pos, len) is unparsed input; `line` is the line of b[pos].
   private b: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
@@ -154,56 +129,42 @@ export class DcgmCsvParser {
   /** Records longer than this without a `\n` cannot be valid; the framer stops them. */
   private maxPendingBytes = 0;
 
-  // Fast path scratch: field i of the current line is b[fieldStart[i], fieldEnd[i]).
-  private fieldStart = new Int32Array(0);
-  private fieldEnd = new Int32Array(0);
-  private fieldEscaped = new Uint8Array(0);
-  private readonly tsBytes = new Uint8Array(TS_CACHE_BYTES);
-  /** Unescaped bytes of a new labels_raw value (+4: whole-word writes may pass the end). */
-  private readonly scratch: Buffer;
-  private readonly scratchDv: DataView;
-  private tsLength = -1;
-  private tsMs = NaN;
-  private readonly checked: CheckedRecord = { tsMs: 0, value: 0, detail: '' };
-
   constructor(options: DcgmCsvParserOptions, onBatch: BatchHandler, onReject: RejectHandler = () => {}) {
     const o = validateOptions(options);
     this.source = o.source;
     this.maxFieldBytes = o.maxFieldBytes;
     this.fastPath = o.fastPath;
-    this.onBatch = onBatch;
-    this.onReject = onReject;
-    this.batch = new RowBatch(o.batchRows);
     const dictionaries = options.dictionaries ?? createDictionaries();
-    this.gpuDict = dictionaries.gpus;
-    this.metricDict = dictionaries.metrics;
-    this.labelsDict = dictionaries.labels;
+    this.rows = new RowBuilder(o.source, o.maxFieldBytes, o.batchRows, dictionaries, onBatch, onReject);
     this.framer = new Framer(o.maxFieldBytes, Infinity);
     this.headerFramer = new Framer(o.maxFieldBytes, MAX_HEADER_FIELDS);
-    this.scratch = Buffer.allocUnsafe(o.maxFieldBytes + 4);
-    this.scratchDv = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  }
+
+  /** Rows, rejects by reason, and bytes pushed so far. */
+  get counts(): ParseCounts {
+    return this.rows.counts;
   }
 
   /** GPU identities by index (RowBatch.gpu). Append-only. */
   get gpus(): readonly GpuIdentity[] {
-    return this.gpuDict.values;
+    return this.rows.gpus;
   }
 
   /** Metric names by index (RowBatch.metric). Append-only. */
   get metrics(): readonly string[] {
-    return this.metricDict.values;
+    return this.rows.metrics;
   }
 
   /** Distinct labels_raw strings by index (RowBatch.labels). Append-only. */
   get labels(): readonly string[] {
-    return this.labelsDict.values;
+    return this.rows.labels;
   }
 
   /** Parses what `chunk` completes. The parser copies the bytes it needs. */
   push(chunk: Uint8Array): void {
     if (this.failure !== undefined) throw this.failure;
     if (this.ended) throw new Error('DcgmCsvParser.push called after end()');
-    this.counts.bytes += chunk.length;
+    this.rows.counts.bytes += chunk.length;
     this.append(chunk);
     this.guard(false);
   }
@@ -214,10 +175,7 @@ export class DcgmCsvParser {
     if (this.ended) return;
     this.ended = true;
     this.guard(true);
-    if (this.batch.length > 0) {
-      this.onBatch(this.batch);
-      this.batch.reset();
-    }
+    this.rows.flush();
   }
 
   /** Runs process; whatever it throws (a header error, a callback's error) leaves the parser failed. */
@@ -296,12 +254,12 @@ export class DcgmCsvParser {
       this.scanFrom = 0;
       if (this.fastPath) {
         if (eol >= 0) {
-          if (this.fastRecord(b, p, b[eol - 1] === CR && eol > p ? eol - 1 : eol)) {
+          if (this.rows.fastLine(b, this.dv, p, b[eol - 1] === CR && eol > p ? eol - 1 : eol, this.line)) {
             this.pos = eol + 1;
             this.line++;
             continue;
           }
-        } else if (eof && this.fastRecord(b, p, end)) {
+        } else if (eof && this.rows.fastLine(b, this.dv, p, end, this.line)) {
           this.pos = end;
           continue;
         }
@@ -362,14 +320,7 @@ export class DcgmCsvParser {
     this.pos = framer.end;
     this.framer = new Framer(this.maxFieldBytes, columns.count);
     this.maxPendingBytes = columns.count * (2 * this.maxFieldBytes + 3) + 2;
-    this.fieldStart = new Int32Array(columns.count);
-    this.fieldEnd = new Int32Array(columns.count);
-    this.fieldEscaped = new Uint8Array(columns.count);
-    const dicts = this.gpuDict.fields;
-    columns.identity.forEach((col, k) => {
-      if (col < 0) this.absentIdentity[k] = dicts[k]!.internString('');
-    });
-    if (columns.labelsRaw < 0) this.absentLabels = this.labelsDict.internString('');
+    this.rows.setColumns(columns);
     return true;
   }
 
@@ -385,9 +336,9 @@ export class DcgmCsvParser {
       case Frame.End: {
         const fields = framer.field + 1;
         if (fields !== columns.count) {
-          this.reject(RejectReason.ColumnCount, line, rejectDetail.columnCount(this.source, line, columns.count, fields));
+          this.rows.reject(RejectReason.ColumnCount, line, rejectDetail.columnCount(this.source, line, columns.count, fields));
         } else {
-          this.slowRecord(parseOneRecord(view, start, framer.end), line);
+          this.rows.slowRecord(parseOneRecord(view, start, framer.end), line);
         }
         this.line += countLf(view, start, framer.end);
         this.pos = framer.end;
@@ -395,17 +346,17 @@ export class DcgmCsvParser {
         return true;
       }
       case Frame.TooManyFields:
-        this.reject(RejectReason.ColumnCount, line, rejectDetail.columnCount(this.source, line, columns.count, null));
+        this.rows.reject(RejectReason.ColumnCount, line, rejectDetail.columnCount(this.source, line, columns.count, null));
         break;
       case Frame.FieldTooLong:
-        this.reject(
+        this.rows.reject(
           RejectReason.FieldTooLong,
           line,
           rejectDetail.fieldTooLong(this.source, line, columns, framer.field, this.maxFieldBytes),
         );
         break;
       case Frame.EofInQuote:
-        this.reject(RejectReason.UnterminatedQuote, line, rejectDetail.unterminatedQuote(this.source, line, columns, framer.field));
+        this.rows.reject(RejectReason.UnterminatedQuote, line, rejectDetail.unterminatedQuote(this.source, line, columns, framer.field));
         break;
     }
     // Stopped record: resume at the line after its first one.
@@ -420,231 +371,6 @@ export class DcgmCsvParser {
     }
     return true;
   }
-
-  private reject(reason: RejectReason, line: number, detail: string): void {
-    this.counts.rejected[reason]++;
-    this.onReject(reason, line, detail);
-  }
-
-  /**
-   * The fast path for the single line `b[start, contentEnd)` (its `\r\n` or
-   * `\n` excluded). Returns false, having changed nothing, when the line needs
-   * the framer; otherwise emits its row or reject.
-   */
-  private fastRecord(b: Buffer, start: number, contentEnd: number): boolean {
-    const count = this.fieldStart.length;
-    const fieldStart = this.fieldStart;
-    const fieldEnd = this.fieldEnd;
-    const fieldEscaped = this.fieldEscaped;
-    const cap = this.maxFieldBytes;
-    const labelsLast = this.columns!.labelsRaw === count - 1 ? count - 1 : -1;
-    let labels = -1;
-    let p = start;
-    let f = 0;
-    for (;;) {
-      if (f === count) return false; // more fields than the header
-      if (f === labelsLast && p < contentEnd - 1 && contentEnd - p - 2 <= cap && b[p] === QUOTE && b[contentEnd - 1] === QUOTE) {
-        // A last field equal to a known labels_raw is a valid quoted field:
-        // every key in the dictionary is. No need to scan its quotes. (A new
-        // value is checked and added here too, even if the row is rejected later.)
-        labels = this.labelsDict.lookupBytes(this.dv, b, p + 1, contentEnd - 1);
-        if (labels < 0) labels = this.newLastLabels(b, p + 1, contentEnd);
-        if (labels === -1) return false;
-        if (labels >= 0) {
-          fieldStart[f] = p + 1;
-          fieldEnd[f] = contentEnd - 1;
-          f++;
-          break;
-        }
-      }
-      let fs: number;
-      let fe: number;
-      let escaped = 0;
-      if (p < contentEnd && b[p] === QUOTE) {
-        let q = p + 1;
-        fs = q;
-        for (;;) {
-          while (q < contentEnd && b[q] !== QUOTE) q++;
-          if (q >= contentEnd) return false; // not closed on this line
-          if (q + 1 < contentEnd && b[q + 1] === QUOTE) {
-            escaped = 1;
-            q += 2;
-            continue;
-          }
-          break;
-        }
-        fe = q;
-        p = q + 1;
-        if (p < contentEnd && b[p] !== COMMA) return false; // bytes after the closing quote
-      } else {
-        fs = p;
-        for (; p < contentEnd; p++) {
-          const c = b[p];
-          if (c === COMMA) break;
-          if (c === QUOTE) return false; // a quote inside an unquoted field
-        }
-        fe = p;
-      }
-      if (fe - fs > cap) return false;
-      fieldStart[f] = fs;
-      fieldEnd[f] = fe;
-      fieldEscaped[f] = escaped;
-      f++;
-      if (p >= contentEnd) break;
-      p++; // the comma
-    }
-    if (f !== count) return false;
-
-    const columns = this.columns!;
-    const line = this.line;
-    const dv = this.dv;
-    // timestamp, by its bytes: rows of one scrape share it.
-    let fs = fieldStart[columns.timestamp]!;
-    let fe = fieldEnd[columns.timestamp]!;
-    const tsLen = fe - fs;
-    let tsMs: number;
-    if (tsLen === this.tsLength && bytesEqual(this.tsBytes, b, fs, tsLen)) {
-      tsMs = this.tsMs;
-    } else {
-      tsMs = parseTimestampBytes(b, fs, fe);
-      if (tsLen <= TS_CACHE_BYTES) {
-        this.tsBytes.set(b.subarray(fs, fe));
-        this.tsLength = tsLen;
-        this.tsMs = tsMs;
-      }
-    }
-    if (Number.isNaN(tsMs)) {
-      const shown = decodeField(b, fs, fe, fieldEscaped[columns.timestamp] === 1);
-      this.reject(RejectReason.BadTimestamp, line, rejectDetail.badTimestamp(this.source, line, shown));
-      return true;
-    }
-    if (fieldEnd[columns.metricName] === fieldStart[columns.metricName]) {
-      this.reject(RejectReason.EmptyMetric, line, rejectDetail.emptyMetric(this.source, line));
-      return true;
-    }
-    if (fieldEnd[columns.uuid] === fieldStart[columns.uuid]) {
-      this.reject(RejectReason.EmptyUuid, line, rejectDetail.emptyUuid(this.source, line));
-      return true;
-    }
-    fs = fieldStart[columns.value]!;
-    fe = fieldEnd[columns.value]!;
-    const value = parseValueBytes(b, fs, fe);
-    if (Number.isNaN(value) || value === VALUE_NOT_FINITE) {
-      const shown = decodeField(b, fs, fe, fieldEscaped[columns.value] === 1);
-      if (value === VALUE_NOT_FINITE) {
-        this.reject(RejectReason.NonFinite, line, rejectDetail.nonFinite(this.source, line, shown));
-      } else {
-        this.reject(RejectReason.BadValue, line, rejectDetail.badValue(this.source, line, shown));
-      }
-      return true;
-    }
-
-    const m = columns.metricName;
-    const metric = this.metricDict.internBytes(dv, b, fieldStart[m]!, fieldEnd[m]!, fieldEscaped[m] === 1);
-    const gpus = this.gpuDict;
-    const tuple = gpus.tuple;
-    const identity = columns.identity;
-    for (let k = 0; k < 8; k++) {
-      const col = identity[k]!;
-      tuple[k] =
-        col < 0
-          ? this.absentIdentity[k]!
-          : gpus.fields[k]!.internBytes(dv, b, fieldStart[col]!, fieldEnd[col]!, fieldEscaped[col] === 1);
-    }
-    const gpu = gpus.intern();
-    const l = columns.labelsRaw;
-    if (labels < 0) {
-      labels =
-        l < 0 ? this.absentLabels : this.labelsDict.internBytes(dv, b, fieldStart[l]!, fieldEnd[l]!, fieldEscaped[l] === 1);
-    }
-    this.emit(line, tsMs, value, gpu, metric, labels);
-    return true;
-  }
-
-  /**
-   * A labels_raw value not in the dictionary, in the last field, whose opening
-   * quote is before `start` and whose last byte `b[contentEnd - 1]` is a quote.
-   * Checks the escapes while it unescapes into a scratch buffer, then adds the
-   * value. Returns its index; -2 when the quote closes earlier (the general
-   * split decides); -1 when the quote never closes on this line (the framer
-   * decides).
-   */
-  private newLastLabels(b: Buffer, start: number, contentEnd: number): number {
-    const out = this.scratch;
-    const outDv = this.scratchDv;
-    const dv = this.dv;
-    const end = contentEnd - 1;
-    if (end - start > this.maxFieldBytes) return -2;
-    let n = 0;
-    let bits = 0;
-    let i = start;
-    scan: for (;;) {
-      // 4 bytes at a time while none is a quote (SWAR zero-byte test on w ^ '""""').
-      while (i + 4 <= contentEnd) {
-        const w = dv.getInt32(i, true);
-        const x = w ^ 0x22222222;
-        if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
-        outDv.setInt32(n, w, true);
-        bits |= w;
-        n += 4;
-        i += 4;
-      }
-      for (const stop = Math.min(i + 4, contentEnd); i < stop; i++) {
-        const c = b[i]!;
-        if (c === QUOTE) {
-          if (i + 1 < contentEnd && b[i + 1] === QUOTE) i++;
-          else break scan;
-        }
-        out[n++] = c;
-        bits |= c;
-      }
-      if (i >= contentEnd) return -1;
-    }
-    if (i !== end) return -2;
-    const value = (bits & 0x80808080) === 0 ? (out as NodeBuffer).latin1Slice(0, n) : out.toString('utf8', 0, n);
-    return this.labelsDict.addLookedUp(b, start, end, value);
-  }
-
-  /** A record framed by the framer and parsed by csv-parse, with the header's field count. */
-  private slowRecord(fields: string[], line: number): void {
-    const columns = this.columns!;
-    const out = this.checked;
-    const reason = checkRecordStrings(fields, columns, this.source, line, out);
-    if (reason !== null) {
-      this.reject(reason, line, out.detail);
-      return;
-    }
-    const metric = this.metricDict.internString(fields[columns.metricName]!);
-    const gpus = this.gpuDict;
-    columns.identity.forEach((col, k) => {
-      gpus.tuple[k] = col < 0 ? this.absentIdentity[k]! : gpus.fields[k]!.internString(fields[col]!);
-    });
-    const gpu = gpus.intern();
-    const labels = columns.labelsRaw < 0 ? this.absentLabels : this.labelsDict.internString(fields[columns.labelsRaw]!);
-    this.emit(line, out.tsMs, out.value, gpu, metric, labels);
-  }
-
-  private emit(line: number, tsMs: number, value: number, gpu: number, metric: number, labels: number): void {
-    const batch = this.batch;
-    const i = batch.length;
-    batch.line[i] = line;
-    batch.tsMs[i] = tsMs;
-    batch.value[i] = value;
-    batch.gpu[i] = gpu;
-    batch.metric[i] = metric;
-    batch.labels[i] = labels;
-    batch.length = i + 1;
-    this.counts.rows++;
-    if (i + 1 === batch.capacity) {
-      this.onBatch(batch);
-      batch.reset();
-    }
-  }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array, bStart: number, length: number): boolean {
-  for (let i = 0; i < length; i++) if (a[i] !== b[bStart + i]) return false;
-  return true;
 }
 
 function countLf(b: Uint8Array, start: number, end: number): number {
