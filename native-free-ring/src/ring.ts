@@ -125,6 +125,13 @@ export interface ProducerOptions {
 export interface ConsumerOptions {
   /** Slot to claim; default the first free one. */
   index?: number;
+  /**
+   * Give space back only on `release()` (an acknowledgement), not as messages
+   * are popped: a consumer that dies before releasing leaves its messages in
+   * the lanes, and a replacement that takes the slot over gets them again
+   * (at least once). Release after each batch is handled, or producers stall.
+   */
+  manualRelease?: boolean;
   /** As for producers: replace a consumer thread that is known to be gone; its lanes are kept. */
   takeover?: boolean;
 }
@@ -303,7 +310,7 @@ export class FreeRing {
     Atomics.store(this.i32, this.consumerLine(index) + C_STATE, ConsumerState.Open);
     // Producers blocked because no consumer was open can go on now.
     for (let p = 0; p < this.layout.maxProducers; p++) this.ring(this.producerLine(p) + P_BELL);
-    return new Consumer(this, index);
+    return new Consumer(this, index, options.manualRelease === true);
   }
 
   /**
@@ -828,13 +835,15 @@ export class Consumer {
   private readonly dataAt: Int32Array;
   /** Fullest each lane has been seen by this consumer (mirrors L_HWM_SEEN). */
   private readonly fullest: Int32Array;
+  private readonly manualRelease: boolean;
   private next = 0;
   private done = false;
 
   /** @internal use FreeRing.attachConsumer */
-  constructor(ring: FreeRing, index: number) {
+  constructor(ring: FreeRing, index: number, manualRelease = false) {
     this.ring = ring;
     this.index = index;
+    this.manualRelease = manualRelease;
     this.i32 = ring.i32;
     this.u8 = ring.u8;
     this.f64 = ring.f64;
@@ -905,6 +914,17 @@ export class Consumer {
     this.ring.stopConsumer(this.index);
   }
 
+  /**
+   * Gives back the space of every message popped so far (with
+   * `manualRelease`, the acknowledgement that they are handled; otherwise it
+   * only hastens what pops do anyway). Wakes producers waiting for room.
+   */
+  release(): void {
+    for (let p = 0; p < this.maxProducers; p++) {
+      if (this.heads[p] !== this.shownHeads[p]) this.showHead(p, this.heads[p]!);
+    }
+  }
+
   private *waitFor(batch: MessageBatch, maxMessages: number, timeoutMs: number, spun = false): WaitLoop<number> {
     const deadline = deadlineFor(timeoutMs);
     let n = this.tryPop(batch, maxMessages);
@@ -973,8 +993,8 @@ export class Consumer {
       const next = (head + bytes) | 0;
       this.heads[p] = next;
       // Give the space back when we have read all we knew of, or a quarter lane:
-      // one atomic store per stretch instead of one per pop.
-      if (next === tail || ((next - this.shownHeads[p]!) >>> 0) >= cap >>> 2) this.showHead(p, next);
+      // one atomic store per stretch instead of one per pop (or on release()).
+      if (!this.manualRelease && (next === tail || ((next - this.shownHeads[p]!) >>> 0) >= cap >>> 2)) this.showHead(p, next);
       got += n;
       payload += lengths;
       this.next = p + 1 === nP ? 0 : p + 1;

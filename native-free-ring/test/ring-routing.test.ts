@@ -74,3 +74,18 @@ t.test('takeover claims a slot in use, keeping its lanes, so a replacement threa
   t.equal(producer2.tryPushBatch(batchOf(6)), 1, 'a producer slot can be taken over too');
   t.same(popValues(replacement), [6]);
 });
+
+t.test('with manualRelease, popped messages keep their space until release(), and a takeover gets them again', async (t) => {
+  const ring = FreeRing.create({ maxProducers: 1, maxConsumers: 1, laneCapacityBytes: 64 });
+  const producer = ring.attachProducer();
+  const dying = ring.attachConsumer({ index: 0, manualRelease: true });
+  t.equal(producer.tryPushBatch(batchOf(...Array.from({ length: 8 }, (_, i) => i))), 8, 'the lane is full');
+  t.same(popValues(dying), [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.equal(producer.tryPushBatch(batchOf(9)), 0, 'popped but not released: still no room');
+  // The consumer "dies" here, before release(): a replacement takes the slot over.
+  const replacement = ring.attachConsumer({ index: 0, takeover: true, manualRelease: true });
+  t.same(popValues(replacement), [0, 1, 2, 3, 4, 5, 6, 7], 'it gets the unacknowledged messages again');
+  replacement.release();
+  t.equal(producer.tryPushBatch(batchOf(9)), 1, 'after release() the space is free');
+  t.same(popValues(replacement), [9]);
+});

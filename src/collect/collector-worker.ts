@@ -23,10 +23,18 @@ export interface CollectorJob {
   maxSamplesPerSeries: number;
   /** Replace a crashed collector in the same slot. */
   takeover: boolean;
+  /** Wire refs the crashed collector had learned (its unacknowledged batch may use them). */
+  defs: Definitions;
+}
+
+/** Wire ref → definition, as learned from Gpu and Metric messages. */
+export interface Definitions {
+  gpus: Array<[number, GpuIdentity]>;
+  metrics: Array<[number, string]>;
 }
 
 /** To the main thread. */
-export type CollectorMessage = { t: 'ready' } | { t: 'events'; events: StoreEvent[] } | { t: 'done' };
+export type CollectorMessage = { t: 'ready' } | { t: 'events'; events: StoreEvent[]; defs: Definitions } | { t: 'done' };
 
 /** 1 MiB: a pop takes up to ~37,000 samples, several lanes' worth. */
 const BATCH_BYTES = 1 << 20;
@@ -35,13 +43,17 @@ const IDLE_WAIT_MS = 1000;
 
 function run(job: CollectorJob): void {
   const ring = FreeRing.from(job.ring);
-  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover });
+  // Manual release: a batch's space goes back only once it is stored, so if this
+  // thread dies mid-batch, its replacement (taking the slot over) gets the batch again.
+  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover, manualRelease: true });
   const counts = new Counters(job.counters).block(MAX_STREAMERS + job.slot);
   parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);
   let events: StoreEvent[] = [];
   const shard = new ShardWriter(job.shard, job, (e) => events.push(e));
-  const gpus = new Map<number, GpuIdentity>();
-  const metrics = new Map<number, string>();
+  const gpus = new Map<number, GpuIdentity>(job.defs.gpus);
+  const metrics = new Map<number, string>(job.defs.metrics);
+  // Definitions learned since the last report, so a replacement can start with them.
+  let learned: Definitions = { gpus: [], metrics: [] };
   const batch = new MessageBatch(BATCH_BYTES);
   const dv = viewOf(batch);
   let stored = 0;
@@ -67,10 +79,16 @@ function run(job: CollectorJob): void {
       else outOfOrder++;
     } else if (kind === Kind.Gpu) {
       const gpu = parseGpu(readText(bytes, at, length));
-      if (gpu === undefined) invalid++;
-      else gpus.set(dv.getUint32(at + 4, true), gpu);
+      if (gpu === undefined) {
+        invalid++;
+      } else {
+        gpus.set(dv.getUint32(at + 4, true), gpu);
+        learned.gpus.push([dv.getUint32(at + 4, true), gpu]);
+      }
     } else if (kind === Kind.Metric) {
-      metrics.set(dv.getUint32(at + 4, true), readText(bytes, at, length));
+      const name = readText(bytes, at, length);
+      metrics.set(dv.getUint32(at + 4, true), name);
+      learned.metrics.push([dv.getUint32(at + 4, true), name]);
     } else {
       invalid++;
     }
@@ -80,14 +98,10 @@ function run(job: CollectorJob): void {
     batch.reset();
     const n = consumer.pop(batch, Infinity, IDLE_WAIT_MS);
     if (n === DONE) break;
-    let samples = 0;
-    batch.forEach((_bytes, at) => {
-      if (dv.getUint32(at, true) === Kind.Sample) samples++;
-    });
-    counts[Counter.InFlight] = samples;
     batch.forEach(handle);
-    // Account for the whole batch at once: if this thread dies mid-batch,
-    // InFlight still holds n and the main thread counts them as lost.
+    // Account for the whole batch at once, report, then acknowledge it: if this
+    // thread dies mid-batch, the replacement stores the batch again (a kill
+    // between these few lines can still skew the counters by this one batch).
     counts[Counter.SamplesStored]! += stored;
     counts[Counter.Duplicates]! += duplicates;
     counts[Counter.OutOfOrder]! += outOfOrder;
@@ -95,11 +109,12 @@ function run(job: CollectorJob): void {
     counts[Counter.Evicted]! += shard.evicted - evicted;
     evicted = shard.evicted;
     stored = duplicates = outOfOrder = invalid = 0;
-    counts[Counter.InFlight] = 0;
-    if (events.length > 0) {
-      parentPort!.postMessage({ t: 'events', events } satisfies CollectorMessage);
+    if (events.length > 0 || learned.gpus.length > 0 || learned.metrics.length > 0) {
+      parentPort!.postMessage({ t: 'events', events, defs: learned } satisfies CollectorMessage);
       events = [];
+      learned = { gpus: [], metrics: [] };
     }
+    consumer.release();
   }
   parentPort!.postMessage({ t: 'done' } satisfies CollectorMessage);
 }

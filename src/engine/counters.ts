@@ -8,12 +8,14 @@
  * the same block, so totals never go backwards.
  *
  * Once drained they reconcile:
- *   rowsRead = samplesStored + rejected (all reasons) + duplicates + lost
+ *   rowsRead = samplesStored + rejected (all reasons) + duplicates
+ * Nothing a collector took is lost when it crashes: it acknowledges a batch
+ * only after storing it, and its replacement gets unacknowledged ones again.
  */
 import { REJECT_REASONS, type RejectReason } from '../ingest/dcgm-row.js';
 
 export const Counter = {
-  /** CSV data records read (accepted and rejected). */
+  /** CSV data records read: accepted ones once handed to the ring, rejected ones when rejected. */
   RowsRead: 0,
   SamplesStored: 1,
   /** Samples whose (uuid, metric, timestamp) was already stored. */
@@ -22,14 +24,10 @@ export const Counter = {
   OutOfOrder: 3,
   /** Rejected by a collector: a message it could not decode (must stay 0). */
   Invalid: 4,
-  /** Taken by a collector that crashed before storing them (must stay 0 in normal runs). */
-  Lost: 5,
   /** Dropped by retention after being stored (not part of the reconciliation). */
   Evicted: 6,
   /** Completed passes over the file (counted by the streamer of part 0). */
   Passes: 7,
-  /** Messages a collector has popped and not yet accounted for (0 between batches). */
-  InFlight: 31,
 } as const;
 export type Counter = (typeof Counter)[keyof typeof Counter];
 
@@ -39,9 +37,8 @@ const BLOCK = 32; // counters per slot (a multiple of 8: one cache line per 8)
 
 export const MAX_STREAMERS = 10;
 export const MAX_COLLECTORS = 10;
-/** Slots: streamers 0-9, collectors 10-19, the main thread 20. */
-export const MAIN_SLOT = MAX_STREAMERS + MAX_COLLECTORS;
-const SLOTS = MAIN_SLOT + 1;
+/** Slots: streamers 0-9, collectors 10-19. */
+const SLOTS = MAX_STREAMERS + MAX_COLLECTORS;
 
 export function rejectCounter(reason: RejectReason): number {
   return REJECT_BASE + REJECT_REASONS.indexOf(reason);
@@ -84,14 +81,13 @@ export class Counters {
       rowsRead: this.total(Counter.RowsRead),
       samplesStored: this.total(Counter.SamplesStored),
       duplicates: this.total(Counter.Duplicates),
-      lost: this.total(Counter.Lost),
       evicted: this.total(Counter.Evicted),
       passes: this.total(Counter.Passes),
       rejected,
       rejectedTotal,
       unaccounted: 0,
     };
-    s.unaccounted = s.rowsRead - s.samplesStored - rejectedTotal - s.duplicates - s.lost;
+    s.unaccounted = s.rowsRead - s.samplesStored - rejectedTotal - s.duplicates;
     return s;
   }
 }
@@ -100,11 +96,10 @@ export interface CountersSnapshot {
   rowsRead: number;
   samplesStored: number;
   duplicates: number;
-  lost: number;
   evicted: number;
   passes: number;
   rejected: Record<string, number>;
   rejectedTotal: number;
-  /** rowsRead − stored − rejected − duplicates − lost: rows in flight; 0 once drained. */
+  /** rowsRead − stored − rejected − duplicates: rows in flight; 0 once drained. */
   unaccounted: number;
 }

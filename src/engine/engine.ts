@@ -8,13 +8,13 @@ import { access, constants, open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { FreeRing } from 'native-free-ring';
 import type { Config } from '../config/load.js';
-import type { CollectorJob, CollectorMessage } from '../collect/collector-worker.js';
+import type { CollectorJob, CollectorMessage, Definitions } from '../collect/collector-worker.js';
 import { CsvFileError } from '../ingest/errors.js';
 import { resolveHeader } from '../ingest/header.js';
 import { parseOneRecord } from '../ingest/record-parse.js';
 import type { StreamerJob, StreamerMessage } from '../ingest/streamer-worker.js';
 import { Registry } from '../storage/registry.js';
-import { Counter, Counters, MAIN_SLOT, MAX_COLLECTORS, MAX_STREAMERS } from './counters.js';
+import { Counters, MAX_COLLECTORS, MAX_STREAMERS } from './counters.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -73,6 +73,8 @@ export class Engine {
   private readonly streamers: Array<Running | undefined> = new Array(MAX_STREAMERS).fill(undefined);
   private readonly collectors: Array<Running | undefined> = new Array(MAX_COLLECTORS).fill(undefined);
   private nextShard = 0;
+  /** Per collector slot: the wire definitions its collector learned (for a replacement). */
+  private readonly collectorDefs: Definitions[] = Array.from({ length: MAX_COLLECTORS }, () => ({ gpus: [], metrics: [] }));
   private stopped = false;
   private streamersDone: Promise<void> = Promise.resolve();
 
@@ -91,6 +93,17 @@ export class Engine {
     await Promise.all([...this.collectors, ...this.streamers].map((w) => w?.ready));
     this.streamersDone = Promise.all(this.streamers.map((s) => s?.exited)).then(() => undefined);
     this.log.info({ streamers: this.options.streamers, collectors: this.options.collectors, csvFile: this.options.csvFile }, 'pipeline started');
+  }
+
+  /**
+   * Terminates a worker as a crash would (fault drills, tests): the engine
+   * logs it and starts a replacement that takes its ring slot over.
+   */
+  async kill(role: 'streamer' | 'collector', slot: number): Promise<void> {
+    const running = (role === 'streamer' ? this.streamers : this.collectors)[slot];
+    if (running === undefined) throw new RangeError(`no ${role} runs in slot ${slot}`);
+    await running.ready;
+    await running.worker.terminate();
   }
 
   /** Resolves when every streamer has finished (LOOP=false: after one pass). */
@@ -140,7 +153,10 @@ export class Engine {
   }
 
   private startCollector(slot: number, takeover: boolean): Running {
+    if (!takeover) this.collectorDefs[slot] = { gpus: [], metrics: [] };
+    const defs = this.collectorDefs[slot]!;
     const job: CollectorJob = {
+      defs,
       ring: this.ring.buffer,
       counters: this.counters.buffer,
       slot,
@@ -151,15 +167,14 @@ export class Engine {
     };
     const worker = new Worker(collectorUrl, { workerData: job, execArgv: this.options.workerExecArgv ?? process.execArgv });
     worker.on('message', (m: CollectorMessage) => {
-      if (m.t === 'events') for (const e of m.events) this.registry.apply(e);
+      if (m.t !== 'events') return;
+      for (const e of m.events) this.registry.apply(e);
+      defs.gpus.push(...m.defs.gpus);
+      defs.metrics.push(...m.defs.metrics);
     });
-    const running = this.watch(worker, slot, 'collector', () => {
-      // Whatever it had popped and not accounted for is lost: count it, then replace it.
-      const block = this.counters.block(MAX_STREAMERS + slot);
-      this.counters.block(MAIN_SLOT)[Counter.Lost]! += block[Counter.InFlight]!;
-      block[Counter.InFlight] = 0;
-      this.startCollector(slot, true);
-    }, (r) => {
+    // A crashed collector's replacement takes its slot over and gets the batch
+    // it had not acknowledged again (see collector-worker).
+    const running = this.watch(worker, slot, 'collector', () => this.startCollector(slot, true), (r) => {
       if (this.collectors[slot] === r) this.collectors[slot] = undefined;
     });
     this.collectors[slot] = running;

@@ -62,6 +62,8 @@ class Streamer {
   private readonly control: Int32Array;
   private readonly batches: MessageBatch[];
   private readonly defined: Array<Set<number>>;
+  /** Samples in each collector's batch, not yet in the ring. */
+  private readonly pending: Float64Array;
   /** Per collector slot: the attachment our definitions went to (see Producer.generation). */
   private readonly generations: Int32Array;
   private gpus: readonly GpuIdentity[] = [];
@@ -91,6 +93,7 @@ class Streamer {
     this.batches = Array.from({ length: c }, () => new MessageBatch(BATCH_BYTES));
     this.defined = Array.from({ length: c }, () => new Set<number>());
     this.generations = new Int32Array(c).fill(-1);
+    this.pending = new Float64Array(c);
   }
 
   get stopping(): boolean {
@@ -198,7 +201,6 @@ class Streamer {
 
   /** Stamps, encodes and queues one row for the collector that owns its GPU. */
   private emit(g: number, m: number, sourceTsMs: number, value: number): void {
-    this.counts[Counter.RowsRead]!++;
     this.rowsThisPass++;
     let tsMs = sourceTsMs;
     if (this.job.timestampMode === 'processed') {
@@ -250,6 +252,7 @@ class Streamer {
       if (ok) break;
       this.flush(c);
     }
+    this.pending[c]!++;
   }
 
   /**
@@ -261,6 +264,9 @@ class Streamer {
     const batch = this.batches[c]!;
     if (batch.count === 0) return;
     this.producer.pushBatch(batch, Infinity, c, this.generations[c]);
+    // A row counts as read once it is in the ring (a crash loses no counted row).
+    const samples = this.pending[c]!;
+    this.pending[c] = 0;
     if (batch.sentBytes < batch.byteLength) {
       this.defined[c]!.clear();
       const dv = viewOf(batch);
@@ -270,9 +276,11 @@ class Streamer {
         rest.push(dv.getUint32(at + 4, true) & LOCAL_MASK, dv.getUint32(at + 8, true) & LOCAL_MASK, dv.getFloat64(at + 12, true), dv.getFloat64(at + 20, true));
       });
       batch.reset();
+      this.counts[Counter.RowsRead]! += samples - rest.length / 4;
       for (let i = 0; i < rest.length; i += 4) this.enqueue(rest[i]!, rest[i + 1]!, rest[i + 2]!, rest[i + 3]!);
       return;
     }
+    this.counts[Counter.RowsRead]! += samples;
     batch.reset();
   }
 
