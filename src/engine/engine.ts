@@ -12,6 +12,7 @@ import type { CollectorJob, CollectorMessage, Definitions } from '../collect/col
 import { CsvFileError } from '../ingest/errors.js';
 import { resolveHeader } from '../ingest/header.js';
 import { parseOneRecord } from '../ingest/record-parse.js';
+import { Control, END_LINE, Position } from '../ingest/handover.js';
 import type { StreamerJob, StreamerMessage } from '../ingest/streamer-worker.js';
 import { Registry } from '../storage/registry.js';
 import { Counters, MAX_COLLECTORS, MAX_STREAMERS } from './counters.js';
@@ -35,6 +36,8 @@ export type EngineOptions = Pick<
 interface Running {
   worker: Worker;
   slot: number;
+  /** The thread has exited. */
+  gone: boolean;
   /** Resolves once the worker holds its ring slot. */
   ready: Promise<void>;
   exited: Promise<number>;
@@ -69,7 +72,10 @@ export class Engine {
   readonly registry = new Registry();
   readonly counters = new Counters();
   readonly ring: FreeRing;
-  private readonly control = new SharedArrayBuffer(8);
+  private readonly control = new SharedArrayBuffer(8 * 4);
+  private readonly positions = new SharedArrayBuffer(MAX_STREAMERS * Position.Words * 4);
+  private streamerCount = 0;
+  private pauses = 0;
   private readonly streamers: Array<Running | undefined> = new Array(MAX_STREAMERS).fill(undefined);
   private readonly collectors: Array<Running | undefined> = new Array(MAX_COLLECTORS).fill(undefined);
   private nextShard = 0;
@@ -89,9 +95,8 @@ export class Engine {
   async start(): Promise<void> {
     await checkCsv(this.options.csvFile);
     for (let i = 0; i < this.options.collectors; i++) this.startCollector(i, false);
-    for (let i = 0; i < this.options.streamers; i++) this.startStreamer(i, false);
+    this.startStreamers(this.options.streamers, 0, 0);
     await Promise.all([...this.collectors, ...this.streamers].map((w) => w?.ready));
-    this.streamersDone = Promise.all(this.streamers.map((s) => s?.exited)).then(() => undefined);
     this.log.info({ streamers: this.options.streamers, collectors: this.options.collectors, csvFile: this.options.csvFile }, 'pipeline started');
   }
 
@@ -106,9 +111,73 @@ export class Engine {
     await running.worker.terminate();
   }
 
-  /** Resolves when every streamer has finished (LOOP=false: after one pass). */
-  finished(): Promise<void> {
-    return this.streamersDone;
+  /** Resolves when every streamer has finished (LOOP=false: after one pass), across handovers. */
+  async finished(): Promise<void> {
+    for (;;) {
+      const done = this.streamersDone;
+      await done;
+      if (done === this.streamersDone) return;
+    }
+  }
+
+  get streamerCountNow(): number {
+    return this.streamerCount;
+  }
+
+  /**
+   * Changes the number of streamers while running. GPUs are shared out by
+   * uuid hash mod the number of streamers, so every GPU may change hands: the
+   * streamers pause, report where they are in the file, stream their rows up
+   * to the furthest position (the cut) and exit; the new ones start at the
+   * cut. Each row of each pass is streamed exactly once.
+   */
+  async scaleStreamers(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_STREAMERS) throw new RangeError(`streamers must be 1 to ${MAX_STREAMERS}, got ${n}`);
+    const control = new Int32Array(this.control);
+    const old = this.streamers.filter((r): r is Running => r !== undefined);
+    await Promise.all(old.map((r) => r.ready));
+    const pause = ++this.pauses;
+    Atomics.store(control, Control.Pause, pause);
+    const pos = (slot: number, word: number): number => Atomics.load(new Int32Array(this.positions), slot * Position.Words + word);
+    const answered = (r: Running): boolean => pos(r.slot, Position.Acked) === pause || pos(r.slot, Position.Finished) === 1 || r.gone;
+    for (const started = performance.now(); !old.every(answered); ) {
+      if (performance.now() - started > 10_000) throw new Error('streamers did not answer the pause within 10 s');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // The cut: the furthest any streamer has got (a finished one: the end of its last pass).
+    let cutPass = 0;
+    let cutLine = 0;
+    for (const r of old) {
+      const p = pos(r.slot, Position.Pass);
+      const line = pos(r.slot, Position.Finished) === 1 ? END_LINE : pos(r.slot, Position.Line);
+      if (p > cutPass || (p === cutPass && line > cutLine)) [cutPass, cutLine] = [p, line];
+    }
+    Atomics.store(control, Control.CutPass, cutPass);
+    Atomics.store(control, Control.CutLine, cutLine);
+    Atomics.store(control, Control.CutSet, 1);
+    Atomics.add(control, Control.Bell, 1);
+    Atomics.notify(control, Control.Bell);
+    for (const r of old) r.stopping = true;
+    await Promise.all(old.map((r) => r.exited));
+    // Let the collectors take what the old streamers pushed before the new
+    // ones push later samples of the same GPUs: each GPU's samples stay in time order.
+    for (const started = performance.now(); this.ring.stats().depthBytes > 0; ) {
+      if (performance.now() - started > 10_000) throw new Error('the ring did not drain within 10 s of a streamer handover');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    Atomics.store(control, Control.CutSet, 0);
+    Atomics.store(control, Control.Pause, 0);
+    new Int32Array(this.positions).fill(0);
+    if (this.stopped) return;
+    this.startStreamers(n, cutPass, cutLine);
+    await Promise.all(this.streamers.map((w) => w?.ready));
+    this.log.info({ streamers: n, cutPass, cutLine }, 'streamers scaled');
+  }
+
+  private startStreamers(n: number, startPass: number, startLine: number): void {
+    this.streamerCount = n;
+    for (let i = 0; i < n; i++) this.startStreamer(i, false, n, startPass, startLine);
+    this.streamersDone = Promise.all(this.streamers.map((s) => s?.exited)).then(() => undefined);
   }
 
   get collectorCount(): number {
@@ -143,8 +212,11 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    Atomics.store(new Int32Array(this.control), 0, 1);
-    Atomics.notify(new Int32Array(this.control), 0);
+    const control = new Int32Array(this.control);
+    Atomics.store(control, Control.Stop, 1);
+    Atomics.notify(control, Control.Stop);
+    Atomics.add(control, Control.Bell, 1);
+    Atomics.notify(control, Control.Bell);
     for (const s of this.streamers) if (s) s.stopping = true;
     await Promise.all(this.streamers.map((s) => s?.exited));
     this.ring.close();
@@ -181,14 +253,17 @@ export class Engine {
     return running;
   }
 
-  private startStreamer(slot: number, takeover: boolean): void {
+  private startStreamer(slot: number, takeover: boolean, parts: number, startPass: number, startLine: number): void {
     const job: StreamerJob = {
       ring: this.ring.buffer,
       counters: this.counters.buffer,
       control: this.control,
+      positions: this.positions,
+      startPass,
+      startLine,
       slot,
       part: slot,
-      parts: this.options.streamers,
+      parts,
       csvFile: this.options.csvFile,
       loop: this.options.loop,
       streamIntervalMs: this.options.streamIntervalMs,
@@ -203,7 +278,9 @@ export class Engine {
         this.log[level]({ ...fields, streamer: slot }, msg);
       }
     });
-    this.streamers[slot] = this.watch(worker, slot, 'streamer', () => this.startStreamer(slot, true), () => undefined);
+    this.streamers[slot] = this.watch(worker, slot, 'streamer', () => this.startStreamer(slot, true, parts, startPass, startLine), (r) => {
+      if (this.streamers[slot] === r) this.streamers[slot] = undefined;
+    });
   }
 
   /** Logs a crash and calls `replace`, unless the engine is stopping. */
@@ -215,6 +292,7 @@ export class Engine {
     const running: Running = {
       worker,
       slot,
+      gone: false,
       stopping: false,
       ready: new Promise<void>((resolve) => {
         const onMessage = (m: { t: string }): void => {
@@ -227,6 +305,7 @@ export class Engine {
       }),
       exited: new Promise<number>((resolve) => {
         worker.once('exit', (code) => {
+          running.gone = true;
           gone(running);
           if (code !== 0 || crash !== undefined) {
             this.log.error({ role, slot, code, err: crash?.stack ?? crash?.message }, `${role} ${slot} crashed`);

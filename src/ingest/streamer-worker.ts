@@ -5,8 +5,15 @@
  * the collector that owns the GPU through its producer slot of the ring.
  *
  * The first pass parses the file; if the owned rows fit the memory budget
- * they are kept in columns and later passes replay them without parsing,
- * otherwise every pass parses the file again (streaming, never whole).
+ * they are kept in columns (28 bytes a row) and later passes replay them
+ * without parsing, otherwise every pass parses the file again (streaming,
+ * never whole).
+ *
+ * Handover (the engine changes the number of streamers): on a pause request
+ * each streamer flushes and reports where it is, (pass, line); the engine
+ * sets the cut at the furthest position; each streamer streams its rows up
+ * to the cut and exits; the new streamers start at the cut. Every row of
+ * every pass is streamed once.
  */
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,13 +21,19 @@ import { FreeRing, MessageBatch, RingClosedError, type Producer } from 'native-f
 import { Counter, Counters, rejectCounter } from '../engine/counters.js';
 import { globalRef, Kind, viewOf, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
 import type { GpuIdentity, RejectReason, RowBatch } from './dcgm-row.js';
+import { Control, END_LINE, Position } from './handover.js';
 import { DcgmCsvParser } from './fast-parser.js';
 
 export interface StreamerJob {
   ring: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** Int32 words: [0] stop (0/1). */
+  /** Int32 words, see Control. */
   control: SharedArrayBuffer;
+  /** Int32 words per streamer slot, see Position: where each streamer is, for handovers. */
+  positions: SharedArrayBuffer;
+  /** Stream rows from this (pass, line) on: a handover's cut (0, 0 from the start). */
+  startPass: number;
+  startLine: number;
   /** Producer slot in the ring (0-9), also this streamer's counters slot. */
   slot: number;
   /** This streamer owns GPUs with hash(uuid) % parts === part. */
@@ -40,7 +53,7 @@ export type StreamerMessage =
   | { t: 'log'; level: 'warn' | 'info'; msg: string; [field: string]: unknown }
   | { t: 'done'; rows: number; passes: number };
 
-const STOP = 0;
+const STOP = Control.Stop;
 /** The local dictionary index inside a wire ref (see globalRef). */
 const LOCAL_MASK = 0xffffff;
 /** 64 KiB per collector: ~2,300 samples, flushed when full or after each pass/row wait. */
@@ -60,6 +73,15 @@ class Streamer {
   private readonly ring: FreeRing;
   private readonly counts: Float64Array;
   private readonly control: Int32Array;
+  private readonly position: Int32Array;
+  /** Pass being streamed. */
+  private pass: number;
+  private cutPass = -1;
+  private cutLine = 0;
+  /** Reached the handover cut: stream nothing more. */
+  private atCut = false;
+  private firstEmitted = -1;
+  private lastEmitted = -1;
   private readonly batches: MessageBatch[];
   private readonly defined: Array<Set<number>>;
   /** Samples in each collector's batch, not yet in the ring. */
@@ -78,6 +100,7 @@ class Streamer {
   // Owned rows kept for replay (columns), while within budget.
   private keep = true;
   private kept = 0;
+  private rowLine = new Int32Array(1024);
   private rowGpu = new Int32Array(1024);
   private rowMetric = new Int32Array(1024);
   private rowTs = new Float64Array(1024);
@@ -89,6 +112,8 @@ class Streamer {
     this.producer = ring.attachProducer({ index: job.slot, takeover: job.takeover });
     this.counts = new Counters(job.counters).block(job.slot);
     this.control = new Int32Array(job.control);
+    this.position = new Int32Array(job.positions, job.slot * Position.Words * 4, Position.Words);
+    this.pass = job.startPass;
     const c = ring.layout.maxConsumers;
     this.batches = Array.from({ length: c }, () => new MessageBatch(BATCH_BYTES));
     this.defined = Array.from({ length: c }, () => new Set<number>());
@@ -109,13 +134,30 @@ class Streamer {
         if (passes === 0 || !this.keep) await this.parsePass(passes === 0);
         else this.replayPass();
         this.flushAll();
-        if (this.stopping) break;
+        if (this.stopping || this.atCut) break;
         passes++;
         if (this.job.part === 0) this.counts[Counter.Passes]!++;
+        this.pass++;
+        // A streamer that owns no rows still answers a pause between passes.
+        if (this.job.loop && this.check(0) === Step.Stop) break;
       } while (this.job.loop && !this.stopping);
     } catch (err) {
       if (!(err instanceof RingClosedError)) throw err;
     }
+    parentPort!.postMessage({
+      t: 'log',
+      level: 'info',
+      msg: 'streamer done',
+      part: this.job.part,
+      parts: this.job.parts,
+      start: [this.job.startPass, this.job.startLine],
+      cut: [this.cutPass, this.cutLine],
+      emitted: [this.firstEmitted, this.lastEmitted],
+      pass: this.pass,
+    } satisfies StreamerMessage);
+    Atomics.store(this.position, Position.Pass, this.atCut ? this.cutPass : this.pass);
+    Atomics.store(this.position, Position.Line, END_LINE);
+    Atomics.store(this.position, Position.Finished, 1);
     this.producer.detach();
     parentPort!.postMessage({ t: 'done', rows: this.counts[Counter.RowsRead]!, passes } satisfies StreamerMessage);
   }
@@ -154,33 +196,79 @@ class Streamer {
     for (let i = 0; i < batch.length; i++) {
       const g = batch.gpu[i]!;
       if (this.hashOf(g) % parts !== part) continue;
-      if (first && this.keep) this.remember(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!);
-      this.emit(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!);
+      const line = batch.line[i]!;
+      if (first && this.keep) this.remember(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!, line);
+      const step = this.check(line);
+      if (step === Step.Stop) return;
+      if (step === Step.Emit) {
+        if (this.firstEmitted < 0) this.firstEmitted = line;
+        this.lastEmitted = line;
+        this.emit(g, batch.metric[i]!, batch.tsMs[i]!, batch.value[i]!);
+      }
       if (this.stopping) return;
     }
   }
 
   private replayPass(): void {
     for (let i = 0; i < this.kept && !this.stopping; i++) {
-      this.emit(this.rowGpu[i]!, this.rowMetric[i]!, this.rowTs[i]!, this.rowValue[i]!);
+      const step = this.check(this.rowLine[i]!);
+      if (step === Step.Stop) return;
+      if (step === Step.Emit) this.emit(this.rowGpu[i]!, this.rowMetric[i]!, this.rowTs[i]!, this.rowValue[i]!);
     }
   }
 
-  private remember(g: number, m: number, tsMs: number, value: number): void {
+  /**
+   * Before an owned row at `line` of the current pass: skip it (before our
+   * start), emit it, or stop (at or past a handover cut). Answers a pause
+   * request: flushes, reports this position, and waits for the cut.
+   */
+  private check(line: number): Step {
+    if (this.atCut || this.stopping) return Step.Stop;
+    const pause = this.control[Control.Pause]!; // relaxed: the engine waits for our answer
+    if (pause !== 0 && pause !== this.position[Position.Acked]) this.pauseAt(line, pause);
+    if (this.cutPass >= 0 && !before(this.pass, line, this.cutPass, this.cutLine)) {
+      this.atCut = true;
+      return Step.Stop;
+    }
+    return before(this.pass, line, this.job.startPass, this.job.startLine) ? Step.Skip : Step.Emit;
+  }
+
+  private pauseAt(line: number, pause: number): void {
+    this.flushAll();
+    // Still skipping up to our start (an earlier cut): everything before it is done.
+    const starting = before(this.pass, line, this.job.startPass, this.job.startLine);
+    Atomics.store(this.position, Position.Pass, starting ? this.job.startPass : this.pass);
+    Atomics.store(this.position, Position.Line, starting ? this.job.startLine : line);
+    Atomics.store(this.position, Position.Acked, pause);
+    for (;;) {
+      const bell = Atomics.load(this.control, Control.Bell);
+      if (Atomics.load(this.control, Control.CutSet) !== 0 || this.stopping) break;
+      Atomics.wait(this.control, Control.Bell, bell, 100);
+    }
+    if (Atomics.load(this.control, Control.CutSet) !== 0) {
+      this.cutPass = Atomics.load(this.control, Control.CutPass);
+      this.cutLine = Atomics.load(this.control, Control.CutLine);
+    }
+  }
+
+  private remember(g: number, m: number, tsMs: number, value: number, line: number): void {
     if (this.kept === this.rowGpu.length) {
       if (this.kept * 2 > this.job.replayBudgetRows) {
         this.keep = false; // too big to keep: every pass parses the file again
+        this.rowLine = new Int32Array(0);
         this.rowGpu = new Int32Array(0);
         this.rowMetric = new Int32Array(0);
         this.rowTs = new Float64Array(0);
         this.rowValue = new Float64Array(0);
         return;
       }
+      this.rowLine = grow(this.rowLine, new Int32Array(this.kept * 2));
       this.rowGpu = grow(this.rowGpu, new Int32Array(this.kept * 2));
       this.rowMetric = grow(this.rowMetric, new Int32Array(this.kept * 2));
       this.rowTs = grow(this.rowTs, new Float64Array(this.kept * 2));
       this.rowValue = grow(this.rowValue, new Float64Array(this.kept * 2));
     }
+    this.rowLine[this.kept] = line;
     this.rowGpu[this.kept] = g;
     this.rowMetric[this.kept] = m;
     this.rowTs[this.kept] = tsMs;
@@ -304,6 +392,14 @@ class Streamer {
       this.suppressed++;
     }
   }
+}
+
+const Step = { Emit: 0, Skip: 1, Stop: 2 } as const;
+type Step = (typeof Step)[keyof typeof Step];
+
+/** (pass, line) < (cutPass, cutLine) */
+function before(pass: number, line: number, cutPass: number, cutLine: number): boolean {
+  return pass < cutPass || (pass === cutPass && line < cutLine);
 }
 
 function grow<T extends Int32Array | Float64Array>(from: T, to: T): T {

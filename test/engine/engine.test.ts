@@ -191,3 +191,53 @@ t.test('a collector or streamer that crashes is logged and replaced, and the cou
     if (new Set(keys).size !== keys.length) t.fail(`${gpu.uuid} returned a sample twice`);
   }
 });
+
+t.test('scaling streamers mid-pass hands the rows over at a cut: every row streamed exactly once', async (t) => {
+  const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 10 }); // 1,600 rows
+  const rows = rowsOf(text);
+  const log = quietLog();
+  const engine = new Engine(
+    { ...base, csvFile: csvFile(text), streamers: 2, collectors: 2, loop: false, timestampMode: 'source', streamIntervalMs: 1 },
+    log,
+  );
+  await engine.start();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(150);
+  const mid = engine.counters.snapshot().rowsRead;
+  t.ok(mid > 0 && mid < rows.length, `the first handover is mid-pass (${mid} of ${rows.length} rows)`);
+  await engine.scaleStreamers(5);
+  t.equal(engine.streamerCountNow, 5);
+  await sleep(150);
+  await engine.scaleStreamers(1);
+  t.equal(engine.streamerCountNow, 1);
+  await engine.finished();
+  await engine.stop();
+  const c = engine.counters.snapshot();
+  t.same(log.lines.filter((l) => l.level === 'error'), [], 'no worker crashed');
+  t.equal(c.duplicates, 0, `no row was streamed twice: ${JSON.stringify(c)} ${JSON.stringify(log.lines.filter((l) => l.msg === 'streamers scaled'))}`);
+  t.equal(c.samplesStored, rows.length, `every row was stored: ${JSON.stringify(c)}`);
+  t.equal(c.unaccounted, 0);
+  let held = 0;
+  for (const gpu of listGpus(engine.registry)) held += readSamples(engine.registry, gpu.uuid, { limit: 1_000_000 })!.samples.length;
+  t.equal(held, rows.length, 'queries return every row once');
+});
+
+t.test('scaling streamers while looping keeps every pass whole', async (t) => {
+  const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 2 });
+  const engine = new Engine(
+    { ...base, csvFile: csvFile(text), streamers: 3, collectors: 2, loop: true, timestampMode: 'processed' },
+    quietLog(),
+  );
+  await engine.start();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (const n of [1, 4, 2]) {
+    await sleep(150);
+    await engine.scaleStreamers(n);
+  }
+  await sleep(150);
+  await engine.stop();
+  const c = engine.counters.snapshot();
+  t.ok(c.rowsRead > 1000, `it streamed (${c.rowsRead} rows)`);
+  t.equal(c.samplesStored, c.rowsRead, 'every row read was stored');
+  t.equal(c.duplicates + c.rejectedTotal, 0);
+});
