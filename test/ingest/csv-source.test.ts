@@ -12,7 +12,7 @@ import {
   type DcgmCsvParserOptions,
 } from '../../src/ingest/index.js';
 import { csvOf, HEADER, labelsFor, minimalRow, realRow, rowFields, UUID_A, UUID_B } from './fixtures/dcgm-lines.js';
-import { Prng, testSeed } from './fixtures/prng.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 import { assertSameResult, parseWithParser, referenceParse, type PlainResult } from './fixtures/results.js';
 import { rewriteCsv, smallCsv } from './fixtures/inputs.js';
 

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { GpuDictionary, hashBytes, StringDictionary } from '../../src/ingest/internal.js';
-import { Prng, testSeed } from './fixtures/prng.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 
 const enc = new TextEncoder();
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { assertSameResult, parseWithParser, referenceParse } from './fixtures/results.js';
 import { mutate, rewriteCsv, smallCsv, type Layout } from './fixtures/inputs.js';
-import { Prng, testSeed } from './fixtures/prng.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 
 const enc = new TextEncoder();
 const SAMPLE = new URL('../../data/sample.csv', import.meta.url);

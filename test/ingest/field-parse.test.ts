@@ -11,7 +11,7 @@ import {
   parseValueString,
   VALUE_NOT_FINITE,
 } from '../../src/ingest/internal.js';
-import { Prng, testSeed } from './fixtures/prng.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 
 const enc = new TextEncoder();
 /** Parses `s` from bytes placed at an offset inside a larger buffer, as in a real chunk. */

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseFile, RejectReason } from '../../src/ingest/index.js';
 import { assertSameResult, parseWithParser, referenceParse } from './fixtures/results.js';
-import { Prng, testSeed } from './fixtures/prng.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 
 const REAL_EXPORT = fileURLToPath(new URL('../../../shared/data/dcgm_metrics_20250718_134233.csv', import.meta.url));
 const input = readFileSync(REAL_EXPORT);

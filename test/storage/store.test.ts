@@ -12,29 +12,17 @@ import { CursorError, encodeCursor, listGpus, readSamples, type Sample, type Sam
 import { SeriesChunk } from '../../src/storage/chunk.js';
 import { Registry } from '../../src/storage/registry.js';
 import { AppendResult, ShardWriter, type RetentionOptions } from '../../src/storage/shard-writer.js';
+import { Prng, testSeed } from '../fixtures/prng.js';
 
-
-/** mulberry32: a deterministic stream from one seed. */
-function prng(seed: number): { int(lo: number, hi: number): number; float(): number } {
-  let state = seed >>> 0;
-  const next = (): number => {
-    let z = (state = (state + 0x6d2b79f5) | 0);
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return (z ^ (z >>> 14)) >>> 0;
-  };
-  const float = (): number => next() / 4294967296;
-  return { float, int: (lo, hi) => lo + Math.floor(float() * (hi - lo + 1)) };
-}
 
 /** A seeded PRNG for this subtest; its seed is printed if the subtest fails. */
-function seeded(t: Test): ReturnType<typeof prng> & { seed: number } {
-  const fromEnv = process.env['SEED'];
-  const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 0x100000000);
+function seeded(t: Test): { int(lo: number, hi: number): number; float(): number; seed: number } {
+  const seed = testSeed();
   t.teardown(() => {
     if (!t.passing()) console.error(`# ${t.name}: failed with SEED=${seed}`);
   });
-  return { ...prng(seed), seed };
+  const prng = new Prng(seed);
+  return { int: (lo, hi) => prng.int(lo, hi), float: () => prng.float(), seed };
 }
 
 function gpu(uuid: string, over: Partial<GpuIdentity> = {}): GpuIdentity {
