@@ -139,17 +139,23 @@ export class Engine {
     const pause = ++this.pauses;
     Atomics.store(control, Control.Pause, pause);
     const pos = (slot: number, word: number): number => Atomics.load(new Int32Array(this.positions), slot * Position.Words + word);
-    const answered = (r: Running): boolean => pos(r.slot, Position.Acked) === pause || pos(r.slot, Position.Finished) === 1 || r.gone;
-    for (const started = performance.now(); !old.every(answered); ) {
+    // Every slot of the current set counts, also one whose streamer already
+    // finished its pass and exited: its rows run to the end of that pass.
+    const slots = Array.from({ length: this.streamerCount }, (_, slot) => slot);
+    const answered = (slot: number): boolean => {
+      const r = this.streamers[slot];
+      return pos(slot, Position.Acked) === pause || pos(slot, Position.Finished) === 1 || r === undefined || r.gone;
+    };
+    for (const started = performance.now(); !slots.every(answered); ) {
       if (performance.now() - started > 10_000) throw new Error('streamers did not answer the pause within 10 s');
       await new Promise((r) => setTimeout(r, 2));
     }
     // The cut: the furthest any streamer has got (a finished one: the end of its last pass).
     let cutPass = 0;
     let cutLine = 0;
-    for (const r of old) {
-      const p = pos(r.slot, Position.Pass);
-      const line = pos(r.slot, Position.Finished) === 1 ? END_LINE : pos(r.slot, Position.Line);
+    for (const slot of slots) {
+      const p = pos(slot, Position.Pass);
+      const line = pos(slot, Position.Finished) === 1 ? END_LINE : pos(slot, Position.Line);
       if (p > cutPass || (p === cutPass && line > cutLine)) [cutPass, cutLine] = [p, line];
     }
     Atomics.store(control, Control.CutPass, cutPass);

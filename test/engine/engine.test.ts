@@ -214,7 +214,7 @@ t.test('scaling streamers mid-pass hands the rows over at a cut: every row strea
   await engine.stop();
   const c = engine.counters.snapshot();
   t.same(log.lines.filter((l) => l.level === 'error'), [], 'no worker crashed');
-  t.equal(c.duplicates, 0, `no row was streamed twice: ${JSON.stringify(c)} ${JSON.stringify(log.lines.filter((l) => l.msg === 'streamers scaled'))}`);
+  t.equal(c.duplicates, 0, `no row was streamed twice: ${JSON.stringify(c)} ${JSON.stringify(log.lines.filter((l) => l.msg === 'streamers scaled' || l.msg === 'streamer done').map((l) => l.fields))}`);
   t.equal(c.samplesStored, rows.length, `every row was stored: ${JSON.stringify(c)}`);
   t.equal(c.unaccounted, 0);
   let held = 0;
