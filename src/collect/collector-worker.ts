@@ -34,7 +34,7 @@ export interface Definitions {
 }
 
 /** To the main thread. */
-export type CollectorMessage = { t: 'ready' } | { t: 'events'; events: StoreEvent[]; defs: Definitions } | { t: 'done' };
+export type CollectorMessage = { t: 'ready' } | { t: 'events'; events: StoreEvent[]; defs: Definitions };
 
 /** 1 MiB: a pop takes up to ~37,000 samples, several lanes' worth. */
 const BATCH_BYTES = 1 << 20;
@@ -116,7 +116,6 @@ function run(job: CollectorJob): void {
     }
     consumer.release();
   }
-  parentPort!.postMessage({ t: 'done' } satisfies CollectorMessage);
 }
 
 run(workerData as CollectorJob);

@@ -66,17 +66,27 @@ const SM_CLOCK_IDLE_MHZ = 345;
 const SM_CLOCK_BOOST_MHZ = 1980;
 const MEM_CLOCK_MHZ = 2619;
 
-/** A small deterministic PRNG (mulberry32, Tommy Ettinger). */
-class Mulberry32 {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    let z = (this.state = (this.state + 0x6d2b79f5) | 0);
+/**
+ * mulberry32 (Tommy Ettinger's 32-bit generator): a deterministic stream of
+ * unsigned 32-bit integers from one seed. Also the tests' seeded PRNG.
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    let z = (state = (state + 0x6d2b79f5) | 0);
     z = Math.imul(z ^ (z >>> 15), z | 1);
     z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+    return (z ^ (z >>> 14)) >>> 0;
+  };
+}
+
+class Mulberry32 {
+  private readonly u32: () => number;
+  constructor(seed: number) {
+    this.u32 = mulberry32(seed);
+  }
+  next(): number {
+    return this.u32() / 4294967296;
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));

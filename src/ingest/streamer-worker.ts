@@ -51,7 +51,7 @@ export interface StreamerJob {
 export type StreamerMessage =
   | { t: 'ready' }
   | { t: 'log'; level: 'warn' | 'info'; msg: string; [field: string]: unknown }
-  | { t: 'done'; rows: number; passes: number };
+
 
 const STOP = Control.Stop;
 /** The local dictionary index inside a wire ref (see globalRef). */
@@ -93,7 +93,6 @@ class Streamer {
   /** Per local GPU ref: hash of its uuid (-1 until computed). */
   private gpuHash = new Float64Array(0);
   private lastTsMs = 0;
-  private rowsThisPass = 0;
   private logsThisSecond = 0;
   private logSecond = 0;
   private suppressed = 0;
@@ -130,7 +129,6 @@ class Streamer {
     let passes = 0;
     try {
       do {
-        this.rowsThisPass = 0;
         if (passes === 0 || !this.keep) await this.parsePass(passes === 0);
         else this.replayPass();
         this.flushAll();
@@ -159,7 +157,6 @@ class Streamer {
     Atomics.store(this.position, Position.Line, END_LINE);
     Atomics.store(this.position, Position.Finished, 1);
     this.producer.detach();
-    parentPort!.postMessage({ t: 'done', rows: this.counts[Counter.RowsRead]!, passes } satisfies StreamerMessage);
   }
 
   private async parsePass(first: boolean): Promise<void> {
@@ -289,7 +286,6 @@ class Streamer {
 
   /** Stamps, encodes and queues one row for the collector that owns its GPU. */
   private emit(g: number, m: number, sourceTsMs: number, value: number): void {
-    this.rowsThisPass++;
     let tsMs = sourceTsMs;
     if (this.job.timestampMode === 'processed') {
       // Microsecond resolution, strictly increasing per streamer (so per GPU):
