@@ -111,6 +111,37 @@ export class MessageBatch {
     }
   }
 
+  /**
+   * Replaces the contents with a copy of `records`: framed messages as
+   * `bytes[0, byteLength)` of another batch holds them, received some other
+   * way (a MessagePort, a socket). The framing is checked.
+   * @throws RangeError when the records do not fit or are not well framed;
+   *   the batch is then left empty
+   */
+  load(records: Uint8Array): void {
+    this.reset();
+    if (records.length > this.bytes.length) {
+      throw new RangeError(`${records.length} bytes of records do not fit a batch of ${this.bytes.length} bytes`);
+    }
+    if (records.length % 4 !== 0) throw new RangeError(`records are whole 4-byte words, got ${records.length} bytes`);
+    this.bytes.set(records);
+    let at = 0;
+    let count = 0;
+    let payload = 0;
+    while (at < records.length) {
+      const length = this.words[at >> 2]!;
+      if (length < 0 || at + recordBytes(length) > records.length) {
+        throw new RangeError(`malformed records: message ${count} at byte ${at} claims ${length} bytes of ${records.length - at - RECORD_HEADER_BYTES} left`);
+      }
+      at += recordBytes(length);
+      count++;
+      payload += length;
+    }
+    this.byteLength = records.length;
+    this.count = count;
+    this.payloadBytes = payload;
+  }
+
   /** Copies each payload out as its own Uint8Array (convenient, allocates). */
   toArrays(): Uint8Array[] {
     const out: Uint8Array[] = [];

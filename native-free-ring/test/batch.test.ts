@@ -191,3 +191,34 @@ t.test('reset empties the batch, including what a producer already sent', async 
   t.equal(batch.push(counting(28)), true, 'the whole capacity is free again');
   t.same(contents(batch), [[28, [...counting(28)]]]);
 });
+
+t.test('load copies framed records from another batch and checks their framing', async (t) => {
+  const from = new MessageBatch(64);
+  from.push(Uint8Array.of(1, 2, 3));
+  from.push(new Uint8Array(0));
+  from.push(Uint8Array.of(9, 8, 7, 6, 5));
+  const records = from.bytes.slice(0, from.byteLength);
+  const to = new MessageBatch(64);
+  to.push(Uint8Array.of(42));
+  to.load(records);
+  t.equal(to.count, 3);
+  t.equal(to.byteLength, from.byteLength);
+  t.equal(to.payloadBytes, 8);
+  t.strictSame(to.toArrays(), [Uint8Array.of(1, 2, 3), new Uint8Array(0), Uint8Array.of(9, 8, 7, 6, 5)]);
+  records[0] = 0; // a copy: the source can be reused
+  t.equal(to.toArrays()[0]!.length, 3);
+  to.load(new Uint8Array(0));
+  t.equal(to.count, 0, 'no records: an empty batch');
+
+  t.throws(() => new MessageBatch(8).load(from.bytes.subarray(0, 12)), /12 bytes of records do not fit a batch of 8 bytes/);
+  t.throws(() => to.load(Uint8Array.of(1, 0, 0)), /whole 4-byte words, got 3/);
+  const bad = from.bytes.slice(0, from.byteLength);
+  new DataView(bad.buffer).setInt32(0, 1000, true);
+  t.throws(() => to.load(bad), /malformed records: message 0 at byte 0 claims 1000 bytes of 20 left/);
+  t.equal(to.count, 0, 'left empty after a failed load');
+  t.equal(to.byteLength, 0);
+  new DataView(bad.buffer).setInt32(0, -4, true);
+  t.throws(() => to.load(bad), RangeError, 'a negative length');
+  const truncated = from.bytes.slice(0, from.byteLength - 4);
+  t.throws(() => to.load(truncated), /message 2 at byte 12 claims 5 bytes of 4 left/);
+});

@@ -3,7 +3,7 @@
  * inclusive time window, by metric, in either order, a page at a time.
  * Main thread; reads chunks in place through the Registry.
  */
-import type { GpuEntry, Registry } from '../storage/registry.js';
+import type { Registry, SeriesView } from '../storage/registry.js';
 
 export interface GpuSummary {
   uuid: string;
@@ -87,7 +87,12 @@ export function listGpus(registry: Registry, filter: GpuFilter = {}): GpuSummary
   );
 }
 
-/** One GPU's samples, ordered by (time, metric); undefined for an unknown GPU. */
+/**
+ * One GPU's samples, ordered by (time, metric); undefined for an unknown GPU.
+ * A page costs O(limit) per series, whatever the window: each series (already
+ * in time order) gives at most its first `limit + 1` samples past the cursor,
+ * and only those are merged.
+ */
 export function readSamples(registry: Registry, uuid: string, query: SampleQuery): SamplePage | undefined {
   if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError(`limit must be an integer >= 1, got ${query.limit}`);
   const gpu = registry.gpus.get(uuid);
@@ -95,22 +100,29 @@ export function readSamples(registry: Registry, uuid: string, query: SampleQuery
   const desc = query.order === 'desc';
   let startMs = query.startMs ?? -Infinity;
   let endMs = query.endMs ?? Infinity;
-  let after: { tsMs: number; metric: string } | undefined;
+  let after: Cursor | undefined;
   if (query.cursor !== undefined) {
     after = decodeCursor(query.cursor);
     // Everything before the cursor's time in this order is already served.
     if (desc) endMs = Math.min(endMs, after.tsMs);
     else startMs = Math.max(startMs, after.tsMs);
   }
-  const samples = collect(gpu, startMs, endMs, query.metrics);
-  samples.sort((a, b) => a.tsMs - b.tsMs || cmp(a.metric, b.metric));
-  if (desc) samples.reverse();
+  const want = query.limit + 1;
+  const candidates: Sample[] = [];
+  const wanted = query.metrics === undefined ? undefined : new Set(query.metrics);
+  for (const [metric, views] of gpu.series) {
+    if (wanted !== undefined && !wanted.has(metric)) continue;
+    for (const view of views) {
+      if (desc) takeDesc(view, startMs, endMs, after, want, candidates);
+      else takeAsc(view, startMs, endMs, after, want, candidates);
+    }
+  }
+  candidates.sort(desc ? (a, b) => b.tsMs - a.tsMs || cmp(b.metric, a.metric) : (a, b) => a.tsMs - b.tsMs || cmp(a.metric, b.metric));
   const page: Sample[] = [];
   let prev: Sample | undefined;
-  for (const s of samples) {
+  for (const s of candidates) {
     if (prev !== undefined && prev.tsMs === s.tsMs && prev.metric === s.metric) continue; // the same sample in two shards
     prev = s;
-    if (after !== undefined && !isAfter(s, after, desc)) continue;
     if (page.length === query.limit) {
       const last = page[page.length - 1]!;
       return { samples: page, next: encodeCursor(last.tsMs, last.metric) };
@@ -120,25 +132,78 @@ export function readSamples(registry: Registry, uuid: string, query: SampleQuery
   return { samples: page, next: null };
 }
 
-function collect(gpu: GpuEntry, startMs: number, endMs: number, metrics: readonly string[] | undefined): Sample[] {
-  const out: Sample[] = [];
-  const wanted = metrics === undefined ? undefined : new Set(metrics);
-  for (const [metric, views] of gpu.series) {
-    if (wanted !== undefined && !wanted.has(metric)) continue;
-    for (const view of views) {
-      for (const chunk of view.chunks) {
-        const count = chunk.count;
-        if (count === 0 || chunk.tsMs[0]! > endMs || chunk.tsMs[count - 1]! < startMs) continue;
-        for (let i = chunk.lowerBound(startMs, count); i < count && chunk.tsMs[i]! <= endMs; i++) {
-          out.push({ tsMs: chunk.tsMs[i]!, metric, value: chunk.value[i]! });
-        }
-      }
-    }
-  }
-  return out;
+interface Cursor {
+  tsMs: number;
+  metric: string;
 }
 
-function isAfter(s: Sample, cursor: { tsMs: number; metric: string }, desc: boolean): boolean {
+/**
+ * Appends to `out` the view's first `want` samples in [startMs, endMs] past
+ * the cursor, oldest first. Each chunk's samples are copied, then kept only
+ * if the chunk is still in the life it was announced in. Retention drops a
+ * series' chunks oldest first, so a chunk found dropped means every older one
+ * is gone too: what was taken from them is discarded, and the run returned
+ * stays contiguous.
+ */
+function takeAsc(view: SeriesView, startMs: number, endMs: number, after: Cursor | undefined, want: number, out: Sample[]): void {
+  const metric = view.metric;
+  const first = out.length;
+  let taken = 0;
+  for (const ref of view.chunks) {
+    const chunk = ref.chunk;
+    const count = ref.count;
+    if (count === 0 && !ref.live) {
+      out.length = first; // dropped, so are the older chunks
+      taken = 0;
+      continue;
+    }
+    if (count === 0 || chunk.tsMs[count - 1]! < startMs) continue;
+    if (chunk.tsMs[0]! > endMs && ref.live) return;
+    for (let i = chunk.lowerBound(startMs, count); i < count && taken < want; i++) {
+      const tsMs = chunk.tsMs[i]!;
+      if (tsMs > endMs) break;
+      const s = { tsMs, metric, value: chunk.value[i]! };
+      if (after !== undefined && !isAfter(s, after, false)) continue;
+      out.push(s);
+      taken++;
+    }
+    if (!ref.live) {
+      out.length = first; // dropped while read, so are the older chunks
+      taken = 0;
+    }
+    if (taken >= want) return;
+  }
+}
+
+/** As takeAsc, newest first: a chunk found dropped ends the run (older ones are gone too). */
+function takeDesc(view: SeriesView, startMs: number, endMs: number, after: Cursor | undefined, want: number, out: Sample[]): void {
+  const metric = view.metric;
+  let taken = 0;
+  for (let c = view.chunks.length - 1; c >= 0; c--) {
+    const ref = view.chunks[c]!;
+    const chunk = ref.chunk;
+    const count = ref.count;
+    if (count === 0 && !ref.live) return; // dropped, so are the older chunks
+    if (count === 0 || chunk.tsMs[0]! > endMs) continue;
+    if (chunk.tsMs[count - 1]! < startMs && ref.live) return;
+    const mark = out.length;
+    for (let i = chunk.upperBound(endMs, count) - 1; i >= 0 && taken < want; i--) {
+      const tsMs = chunk.tsMs[i]!;
+      if (tsMs < startMs) break;
+      const s = { tsMs, metric, value: chunk.value[i]! };
+      if (after !== undefined && !isAfter(s, after, true)) continue;
+      out.push(s);
+      taken++;
+    }
+    if (!ref.live) {
+      out.length = mark;
+      return;
+    }
+    if (taken >= want) return;
+  }
+}
+
+function isAfter(s: Sample, cursor: Cursor, desc: boolean): boolean {
   const c = s.tsMs - cursor.tsMs || cmp(s.metric, cursor.metric);
   return desc ? c < 0 : c > 0;
 }

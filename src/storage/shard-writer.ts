@@ -2,13 +2,15 @@
  * The write side of the store: one per collector thread (a shard). Appends
  * samples to per-series chunks, drops duplicates, enforces retention as data
  * arrives, and reports new series, new chunks and dropped chunks as
- * StoreEvents so the main thread can read the chunks in place.
+ * StoreEvents so the main thread can read the chunks in place. Chunks come
+ * from the shard's ChunkPool, and dropped ones go back to it.
  *
  * Each GPU's samples reach one collector in time order (streamers own GPUs,
  * producers route by GPU, lanes are FIFO), so a series has one writer.
  */
 import type { GpuIdentity } from '../ingest/dcgm-row.js';
-import { CHUNK_SAMPLES, SeriesChunk } from './chunk.js';
+import { CHUNK_SAMPLES, type SeriesChunk } from './chunk.js';
+import { ChunkPool } from './chunk-pool.js';
 import type { StoreEvent } from './events.js';
 
 export interface RetentionOptions {
@@ -34,14 +36,14 @@ export class ShardWriter {
   evicted = 0;
   private readonly series = new Map<string, SeriesWriter>();
   private nextSeries = 0;
-  private readonly chunkSamples: number;
+  readonly pool: ChunkPool;
 
   constructor(
     readonly shard: number,
     private readonly options: RetentionOptions,
     private readonly emit: (event: StoreEvent) => void,
   ) {
-    this.chunkSamples = options.chunkSamples ?? CHUNK_SAMPLES;
+    this.pool = new ChunkPool(shard, options.chunkSamples ?? CHUNK_SAMPLES, emit);
   }
 
   /**
@@ -60,9 +62,9 @@ export class ShardWriter {
     if (tsMs <= s.lastTsMs) return this.held(s, tsMs) ? AppendResult.Duplicate : AppendResult.OutOfOrder;
     let chunk = s.chunks[s.chunks.length - 1];
     if (chunk === undefined || chunk.full) {
-      chunk = new SeriesChunk(this.chunkSamples);
+      chunk = this.pool.take();
       s.chunks.push(chunk);
-      this.emit({ t: 'chunk', shard: this.shard, series: s.id, buffer: chunk.buffer });
+      this.emit({ t: 'chunk', shard: this.shard, series: s.id, chunk: chunk.id, epoch: chunk.epoch });
     }
     chunk.append(tsMs, value);
     s.lastTsMs = tsMs;
@@ -96,7 +98,7 @@ export class ShardWriter {
       const tooMany = s.held - n >= this.options.maxSamplesPerSeries;
       const tooOld = oldest.tsMs[n - 1]! < newestMs - this.options.retentionMs;
       if (!tooMany && !tooOld) break;
-      s.chunks.shift();
+      this.pool.give(s.chunks.shift()!);
       s.held -= n;
       this.evicted += n;
       dropped++;

@@ -4,8 +4,8 @@
  * StoreEvents here; this thread applies them to a Registry and, between
  * messages, queries without pause. Every sample's value is a function of its
  * timestamp, so a torn or half-written sample (a timestamp published before
- * its value, a count published before its timestamp, a reused chunk) shows up
- * as a wrong value, a gap, or a timestamp going backwards.
+ * its value, a count published before its timestamp, a chunk read in its next
+ * life) shows up as a wrong value, a gap, or a timestamp going backwards.
  *
  * The worker runs compiled, from dist/: `npm run build` (or `npx tsc -b`) first.
  */
@@ -118,6 +118,14 @@ t.test('queries racing a writer thread never see a torn, missing or unwritten sa
    * index p - 2 is fully appended once p is stored, and is visible here once
    * the event for its chunk has been applied (the writer posts it first).
    */
+  /**
+   * `reach` if the query must have seen it: unless the writer may have
+   * dropped it meanwhile. Retention keeps at least the newest
+   * MAX_SAMPLES_PER_SERIES, so a sample that recent when the query ended was
+   * held throughout. (A dropped chunk is reused at once: its samples are gone.)
+   */
+  const stillHeld = (reach: number, progressAfter: number): number =>
+    reach >= T0_MS + progressAfter - MAX_SAMPLES_PER_SERIES ? reach : -Infinity;
   const mustReach = (progressBefore: number): number => {
     let announced = Infinity;
     for (const m of METRICS) announced = Math.min(announced, (chunksOf.get(m) ?? 0) * CHUNK_SAMPLES - 1);
@@ -167,7 +175,7 @@ t.test('queries racing a writer thread never see a torn, missing or unwritten sa
         const after = Atomics.load(written, 0);
         if (page === undefined) continue;
         stats.tailReads++;
-        note(checkRun(page.samples, false, after, reach >= startMs ? reach : -Infinity));
+        note(checkRun(page.samples, false, after, reach >= startMs ? stillHeld(reach, after) : -Infinity));
         stats.samplesChecked += page.samples.length;
       } else if (kind <= 1) {
         const desc = kind === 1;
@@ -176,7 +184,7 @@ t.test('queries racing a writer thread never see a torn, missing or unwritten sa
         const after = Atomics.load(written, 0);
         if (page === undefined) continue; // no series event yet
         stats.fullReads++;
-        note(checkRun(page.samples, desc, after, reach));
+        note(checkRun(page.samples, desc, after, stillHeld(reach, after)));
         const perMetric = page.samples.length / METRICS.length;
         if (perMetric > after) note(`${page.samples.length} samples returned, only ${after} per metric written`);
         if (page.samples.length > 0) stats.nonEmpty++;
@@ -190,7 +198,7 @@ t.test('queries racing a writer thread never see a torn, missing or unwritten sa
         const page = readSamples(registry, UUID, { startMs, endMs, metrics: [METRICS[1]!], limit: 1e9 });
         const after = Atomics.load(written, 0);
         if (page === undefined) continue;
-        note(checkRun(page.samples, false, after, reach >= startMs ? reach : -Infinity, [METRICS[1]!]));
+        note(checkRun(page.samples, false, after, reach >= startMs ? stillHeld(reach, after) : -Infinity, [METRICS[1]!]));
         for (const s of page.samples) if (s.tsMs < startMs || s.tsMs > endMs) note(`sample ${s.tsMs} outside [${startMs}, ${endMs}]`);
         stats.samplesChecked += page.samples.length;
       } else if (kind === 3) {

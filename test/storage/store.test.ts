@@ -9,8 +9,10 @@
 import t, { type Test } from 'tap';
 import type { GpuIdentity } from '../../src/ingest/dcgm-row.js';
 import { CursorError, encodeCursor, listGpus, readSamples, type Sample, type SampleQuery } from '../../src/query/range-read.js';
-import { SeriesChunk } from '../../src/storage/chunk.js';
-import { Registry } from '../../src/storage/registry.js';
+import { chunkBytes, SeriesChunk } from '../../src/storage/chunk.js';
+import { ChunkPool, SLAB_CHUNKS } from '../../src/storage/chunk-pool.js';
+import type { StoreEvent } from '../../src/storage/events.js';
+import { ChunkRef, Registry } from '../../src/storage/registry.js';
 import { AppendResult, ShardWriter, type RetentionOptions } from '../../src/storage/shard-writer.js';
 import { Prng, testSeed } from '../fixtures/prng.js';
 
@@ -268,7 +270,8 @@ t.test('listGpus shows the identity last reported for a uuid', async (t) => {
 t.test('listGpus leaves out a GPU with no samples held', async (t) => {
   const registry = new Registry();
   registry.apply({ t: 'series', shard: 0, series: 0, gpu: gpu('GPU-empty'), metric: 'temp' });
-  registry.apply({ t: 'chunk', shard: 0, series: 0, buffer: new SeriesChunk(8).buffer });
+  registry.apply({ t: 'slab', shard: 0, slab: 0, chunkSamples: 8, buffer: new SharedArrayBuffer(SLAB_CHUNKS * chunkBytes(8)) });
+  registry.apply({ t: 'chunk', shard: 0, series: 0, chunk: 0, epoch: 0 });
   t.strictSame(listGpus(registry), []);
   t.strictSame(readSamples(registry, 'GPU-empty', { limit: 5 }), { samples: [], next: null });
 });
@@ -541,19 +544,99 @@ t.test('windows that start and end on and around chunk boundaries match a plain 
   t.strictSame(read(registry, 'GPU-1'), written, 'the whole series across 26 chunks');
 });
 
-t.test('a store event for a series the registry never saw is a BUG error', async (t) => {
+t.test('a store event for a series, slab or chunk the registry never saw is a BUG error', async (t) => {
   const registry = new Registry();
   t.throws(() => registry.apply({ t: 'drop', shard: 0, series: 7, chunks: 1 }), /BUG: store event for unknown series 0:7/);
-  t.throws(() => registry.apply({ t: 'chunk', shard: 1, series: 0, buffer: new SeriesChunk(4).buffer }), /BUG/);
+  registry.apply({ t: 'series', shard: 1, series: 0, gpu: gpu('GPU-1'), metric: 'temp' });
+  t.throws(() => registry.apply({ t: 'chunk', shard: 1, series: 0, chunk: 0, epoch: 0 }), /BUG: chunk 0 of shard 1 before its slab/);
+  const buffer = new SharedArrayBuffer(SLAB_CHUNKS * chunkBytes(4));
+  t.throws(() => registry.apply({ t: 'slab', shard: 1, slab: 1, chunkSamples: 4, buffer }), /BUG: slab 1 of shard 1 out of order/);
+  registry.apply({ t: 'slab', shard: 1, slab: 0, chunkSamples: 4, buffer });
+  t.throws(() => registry.apply({ t: 'chunk', shard: 1, series: 0, chunk: SLAB_CHUNKS, epoch: 0 }), /BUG: chunk 64 of shard 1 before its slab/);
+  t.equal(registry.chunkBytes, buffer.byteLength);
 });
 
-t.test('a chunk buffer that is not 8 + 16 * capacity bytes is a TypeError', async (t) => {
-  t.throws(() => new SeriesChunk(new SharedArrayBuffer(8 + 16 * 4 + 3)), TypeError);
-  t.throws(() => new SeriesChunk(new SharedArrayBuffer(8)), /a chunk buffer is 8 \+ 16 \* capacity bytes, got 8/);
-  const c = new SeriesChunk(new SeriesChunk(4).buffer);
+t.test('a chunk that does not fit its buffer is a RangeError', async (t) => {
+  const buffer = new SharedArrayBuffer(chunkBytes(4) * 2);
+  t.throws(() => new SeriesChunk(buffer, 0, 0), RangeError);
+  t.throws(() => new SeriesChunk(buffer, 4, 4), RangeError, 'not 8-byte aligned');
+  t.throws(() => new SeriesChunk(buffer, chunkBytes(4) + 8, 4), /a chunk of 4 samples at byte 80 does not fit a 144-byte buffer/);
+  const c = new SeriesChunk(buffer, chunkBytes(4), 4, 1);
   t.equal(c.capacity, 4);
   t.equal(c.count, 0);
   t.equal(c.full, false);
+  t.equal(c.id, 1);
+});
+
+t.test('a dropped chunk is recycled: readers holding its old epoch see it as empty', async (t) => {
+  const events: StoreEvent[] = [];
+  const pool = new ChunkPool(0, 4, (e) => events.push(e));
+  const a = pool.take();
+  t.equal(events.length, 1, 'the first chunk announces a slab');
+  a.append(1, 10);
+  a.append(2, 20);
+  const ref = new ChunkRef(a, a.epoch);
+  t.equal(ref.count, 2);
+  t.equal(ref.live, true);
+  pool.give(a);
+  t.equal(ref.count, 0, 'dropped: nothing to read in the old life');
+  t.equal(ref.live, false);
+  const b = pool.take();
+  t.equal(b, a, 'the dropped chunk is taken next');
+  t.equal(b.count, 0);
+  b.append(5, 50);
+  t.equal(ref.count, 0, 'its new life is invisible through the old ref');
+  t.equal(new ChunkRef(b, b.epoch).count, 1);
+  t.equal(events.length, 1, 'no new slab for a reused chunk');
+  t.equal(pool.used, 1);
+});
+
+t.test('once retention is full, chunks are reused and the pool stops growing', async (t) => {
+  const chunkSamples = 8;
+  const { registry, writer } = store({ chunkSamples, maxSamplesPerSeries: 32 });
+  const metrics = ['a', 'b', 'c'];
+  let bytesAtFull = 0;
+  for (let i = 0; i < 20_000; i++) {
+    for (const m of metrics) writer.append(gpu('GPU-1'), m, i, i);
+    if (i === 1000) bytesAtFull = writer.pool.bytes;
+  }
+  t.ok(bytesAtFull > 0);
+  t.equal(writer.pool.bytes, bytesAtFull, `${bytesAtFull} B of slabs after 1,000 samples per series, and after 20,000`);
+  t.equal(registry.chunkBytes, bytesAtFull, 'the registry holds the same slabs');
+  t.ok(writer.pool.used <= metrics.length * (32 / chunkSamples + 1), `${writer.pool.used} chunks in use`);
+  for (const m of metrics) {
+    const got = read(registry, 'GPU-1', { metrics: [m] });
+    t.same(ts(got), Array.from({ length: got.length }, (_, k) => 20_000 - got.length + k), `${m}: the newest samples, contiguous`);
+    t.ok(got.length >= 32 && got.length < 40);
+    t.ok(got.every((s) => s.value === s.tsMs && s.metric === m), `${m}: every value its own`);
+  }
+});
+
+t.test('a query skips a chunk dropped and reused before the registry heard of the drop', async (t) => {
+  const registry = new Registry();
+  const pending: StoreEvent[] = [];
+  let deliver = true;
+  const writer = new ShardWriter(0, { retentionMs: Number.MAX_SAFE_INTEGER, maxSamplesPerSeries: 5, chunkSamples: 4 }, (e) => {
+    if (deliver) registry.apply(e);
+    else pending.push(e);
+  });
+  for (let i = 0; i < 8; i++) writer.append(gpu('GPU-1'), 'temp', i, i); // chunks [0-3], [4-7]
+  t.same(ts(read(registry, 'GPU-1')), [0, 1, 2, 3, 4, 5, 6, 7]);
+  deliver = false;
+  // Sample 8 opens a third chunk and drops [0-3]; 'power' then reuses that chunk.
+  writer.append(gpu('GPU-1'), 'temp', 8, 8);
+  writer.append(gpu('GPU-1'), 'power', 100, -1);
+  t.ok(pending.some((e) => e.t === 'drop'), 'the drop is not applied yet');
+  t.same(read(registry, 'GPU-1'), [4, 5, 6, 7].map((i) => ({ tsMs: i, metric: 'temp', value: i })), 'the reused chunk is skipped, not read as temp');
+  t.same(ts(read(registry, 'GPU-1', { order: 'desc' })), [7, 6, 5, 4]);
+  const [summary] = listGpus(registry);
+  t.equal(summary!.samples, 4);
+  t.equal(summary!.firstMs, 4);
+  for (const e of pending) registry.apply(e);
+  t.same(read(registry, 'GPU-1'), [
+    ...[4, 5, 6, 7, 8].map((i) => ({ tsMs: i, metric: 'temp', value: i })),
+    { tsMs: 100, metric: 'power', value: -1 },
+  ]);
 });
 
 t.test('readSamples rejects a limit below 1 with a RangeError naming it', async (t) => {
