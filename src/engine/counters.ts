@@ -31,9 +31,20 @@ export const Counter = {
 } as const;
 export type Counter = (typeof Counter)[keyof typeof Counter];
 
-/** First slot of the per-reason CSV reject counters. */
+/** First slot of the per-reason CSV reject counters (8 reasons: 8-15). */
 const REJECT_BASE = 8;
+/**
+ * Ingest latency, row read → queryable, in seconds: upper bounds of the
+ * histogram's buckets (a last, unbounded bucket follows). Collectors observe
+ * it per batch when they have stored it.
+ */
+export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10] as const;
+/** Non-cumulative bucket counts 16-29 (the last unbounded), then the sum of seconds and the count. */
+const LATENCY_BASE = 16;
+const LATENCY_SUM = LATENCY_BASE + LATENCY_BUCKETS_S.length + 1;
+const LATENCY_COUNT = LATENCY_SUM + 1;
 const BLOCK = 32; // counters per slot (a multiple of 8: one cache line per 8)
+if (REJECT_BASE + REJECT_REASONS.length > LATENCY_BASE || LATENCY_COUNT >= BLOCK) throw new Error('BUG: counter block layout overlaps');
 
 export const MAX_STREAMERS = 10;
 export const MAX_COLLECTORS = 10;
@@ -42,6 +53,15 @@ const SLOTS = MAX_STREAMERS + MAX_COLLECTORS;
 
 export function rejectCounter(reason: RejectReason): number {
   return REJECT_BASE + REJECT_REASONS.indexOf(reason);
+}
+
+/** Adds `n` observations of `seconds` to a thread's block (its only writer). */
+export function observeLatency(block: Float64Array, seconds: number, n = 1): void {
+  let b = 0;
+  while (b < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[b]!) b++;
+  block[LATENCY_BASE + b]! += n;
+  block[LATENCY_SUM]! += seconds * n;
+  block[LATENCY_COUNT]! += n;
 }
 
 export class Counters {
@@ -73,6 +93,17 @@ export class Counters {
     return out;
   }
 
+  /** The ingest latency histogram over all threads, Prometheus-style (cumulative counts). */
+  latency(): LatencyHistogram {
+    const cumulative: number[] = [];
+    let running = 0;
+    for (let b = 0; b <= LATENCY_BUCKETS_S.length; b++) {
+      running += this.total(LATENCY_BASE + b);
+      cumulative.push(running);
+    }
+    return { bucketsS: [...LATENCY_BUCKETS_S, Infinity], cumulative, sumS: this.total(LATENCY_SUM), count: this.total(LATENCY_COUNT) };
+  }
+
   /** A plain snapshot with the reconciliation check. */
   snapshot(): CountersSnapshot {
     const rejected = this.rejected();
@@ -102,4 +133,13 @@ export interface CountersSnapshot {
   rejectedTotal: number;
   /** rowsRead − stored − rejected − duplicates: rows in flight; 0 once drained. */
   unaccounted: number;
+}
+
+export interface LatencyHistogram {
+  /** Upper bounds in seconds, the last Infinity. */
+  bucketsS: number[];
+  /** Observations at or below each bound (cumulative, like Prometheus' `le`). */
+  cumulative: number[];
+  sumS: number;
+  count: number;
 }
