@@ -3,12 +3,17 @@
  * decodes and validates each message, stores samples in its store shard,
  * and sends the shard's StoreEvents to the main thread once per batch.
  * Drains until the ring is closed (or it is stopped) and empty, then exits.
+ *
+ * With `ports` (the postMessage baseline of the benchmarks) it takes batches
+ * from one MessagePort per streamer instead, answers each with its byte
+ * count once stored (the streamer's credit), and exits once every streamer
+ * has sent `null`.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { DONE, FreeRing, MessageBatch } from 'native-free-ring';
 import type { GpuIdentity } from '../ingest/dcgm-row.js';
-import { Counter, Counters, MAX_STREAMERS } from '../engine/counters.js';
-import { Kind, parseGpu, readText, viewOf } from '../engine/wire.js';
+import { Counter, Counters, MAX_STREAMERS, observeLatency } from '../engine/counters.js';
+import { CLOCK_BYTES, Kind, parseGpu, readText, SAMPLE_BYTES, viewOf } from '../engine/wire.js';
 import type { StoreEvent } from '../storage/events.js';
 import { AppendResult, ShardWriter } from '../storage/shard-writer.js';
 
@@ -25,6 +30,8 @@ export interface CollectorJob {
   takeover: boolean;
   /** Wire refs the crashed collector had learned (its unacknowledged batch may use them). */
   defs: Definitions;
+  /** The postMessage baseline: one port per streamer slot instead of the ring. */
+  ports?: MessagePort[];
 }
 
 /** Wire ref → definition, as learned from Gpu and Metric messages. */
@@ -42,12 +49,7 @@ const BATCH_BYTES = 1 << 20;
 const IDLE_WAIT_MS = 1000;
 
 function run(job: CollectorJob): void {
-  const ring = FreeRing.from(job.ring);
-  // Manual release: a batch's space goes back only once it is stored, so if this
-  // thread dies mid-batch, its replacement (taking the slot over) gets the batch again.
-  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover, manualRelease: true });
   const counts = new Counters(job.counters).block(MAX_STREAMERS + job.slot);
-  parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);
   let events: StoreEvent[] = [];
   const shard = new ShardWriter(job.shard, job, (e) => events.push(e));
   const gpus = new Map<number, GpuIdentity>(job.defs.gpus);
@@ -61,10 +63,16 @@ function run(job: CollectorJob): void {
   let outOfOrder = 0;
   let invalid = 0;
   let evicted = 0;
+  // Per streamer batch in this pop: when its first row was read, and its samples.
+  // A batch split across pops (it was larger than the room in its lane) goes
+  // on in the next pop without its Clock: it is timed from the last Clock seen.
+  const readAtMs: number[] = [];
+  const samplesSince: number[] = [];
+  let lastReadAtMs = NaN;
 
   const handle = (bytes: Uint8Array, at: number, length: number): void => {
     const kind = length >= 8 ? dv.getUint32(at, true) : 0;
-    if (kind === Kind.Sample && length === 28) {
+    if (kind === Kind.Sample && length === SAMPLE_BYTES) {
       const gpu = gpus.get(dv.getUint32(at + 4, true));
       const metric = metrics.get(dv.getUint32(at + 8, true));
       const tsMs = dv.getFloat64(at + 12, true);
@@ -77,6 +85,10 @@ function run(job: CollectorJob): void {
       if (r === AppendResult.Stored) stored++;
       else if (r === AppendResult.Duplicate) duplicates++;
       else outOfOrder++;
+      if (samplesSince.length > 0) samplesSince[samplesSince.length - 1]!++;
+    } else if (kind === Kind.Clock && length === CLOCK_BYTES) {
+      readAtMs.push(dv.getFloat64(at + 8, true));
+      samplesSince.push(0);
     } else if (kind === Kind.Gpu) {
       const gpu = parseGpu(readText(bytes, at, length));
       if (gpu === undefined) {
@@ -94,10 +106,12 @@ function run(job: CollectorJob): void {
     }
   };
 
-  for (;;) {
-    batch.reset();
-    const n = consumer.pop(batch, Infinity, IDLE_WAIT_MS);
-    if (n === DONE) break;
+  /** Stores the batch, accounts for it at once and reports it; the caller acknowledges it after. */
+  const store = (): void => {
+    if (!Number.isNaN(lastReadAtMs)) {
+      readAtMs.push(lastReadAtMs);
+      samplesSince.push(0);
+    }
     batch.forEach(handle);
     // Account for the whole batch at once, report, then acknowledge it: if this
     // thread dies mid-batch, the replacement stores the batch again (a kill
@@ -114,8 +128,47 @@ function run(job: CollectorJob): void {
       events = [];
       learned = { gpus: [], metrics: [] };
     }
+    // Queryable now (a new chunk: once the main thread applies the event just posted).
+    const nowMs = performance.timeOrigin + performance.now();
+    for (let i = 0; i < readAtMs.length; i++) {
+      if (samplesSince[i]! > 0) observeLatency(counts, Math.max(0, nowMs - readAtMs[i]!) / 1000, samplesSince[i]!);
+    }
+    if (readAtMs.length > 0) lastReadAtMs = readAtMs[readAtMs.length - 1]!;
+    readAtMs.length = samplesSince.length = 0;
+  };
+
+  if (job.ports !== undefined) {
+    consumePorts(job.ports, batch, store);
+    return;
+  }
+  const ring = FreeRing.from(job.ring);
+  // Manual release: a batch's space goes back only once it is stored, so if this
+  // thread dies mid-batch, its replacement (taking the slot over) gets the batch again.
+  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover, manualRelease: true });
+  parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);
+  for (;;) {
+    batch.reset();
+    const n = consumer.pop(batch, Infinity, IDLE_WAIT_MS);
+    if (n === DONE) break;
+    store();
     consumer.release();
   }
+}
+
+/** The postMessage baseline: batches from each streamer's port; done when all sent null. */
+function consumePorts(ports: MessagePort[], batch: MessageBatch, store: () => void): void {
+  for (const port of ports) {
+    port.on('message', (m: ArrayBuffer | null) => {
+      if (m === null) {
+        port.close(); // with every port closed the thread has nothing left to do, and exits
+        return;
+      }
+      batch.load(new Uint8Array(m));
+      store();
+      port.postMessage(m.byteLength);
+    });
+  }
+  parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);
 }
 
 run(workerData as CollectorJob);

@@ -5,7 +5,7 @@
  * Main thread only. Workers run from compiled JS (dist/), beside this file.
  */
 import { access, constants, open } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { FreeRing } from 'native-free-ring';
 import type { Config } from '../config/load.js';
 import type { CollectorJob, CollectorMessage, Definitions } from '../collect/collector-worker.js';
@@ -31,6 +31,12 @@ export type EngineOptions = Pick<
   replayBudgetRows?: number;
   /** Node flags for the worker threads; default: the process' own. */
   workerExecArgv?: string[];
+  /**
+   * `ring` (default): native-free-ring. `postMessage`: the same pipeline over
+   * MessagePorts, the baseline of the ingest benchmark; fixed worker counts
+   * (no scaling), and a crashed worker is not replaced.
+   */
+  transport?: 'ring' | 'postMessage';
 };
 
 interface Running {
@@ -83,6 +89,8 @@ export class Engine {
   private readonly collectorDefs: Definitions[] = Array.from({ length: MAX_COLLECTORS }, () => ({ gpus: [], metrics: [] }));
   private stopped = false;
   private streamersDone: Promise<void> = Promise.resolve();
+  /** The postMessage baseline: [streamer][collector] channels. */
+  private channels: MessageChannel[][] = [];
 
   constructor(
     private readonly options: EngineOptions,
@@ -94,6 +102,11 @@ export class Engine {
   /** Starts collectors, then streamers. @throws CsvFileError / CsvHeaderError for a bad CSV_FILE */
   async start(): Promise<void> {
     await checkCsv(this.options.csvFile);
+    if (this.options.transport === 'postMessage') {
+      this.channels = Array.from({ length: this.options.streamers }, () =>
+        Array.from({ length: this.options.collectors }, () => new MessageChannel()),
+      );
+    }
     for (let i = 0; i < this.options.collectors; i++) this.startCollector(i, false);
     this.startStreamers(this.options.streamers, 0, 0);
     await Promise.all([...this.collectors, ...this.streamers].map((w) => w?.ready));
@@ -132,6 +145,7 @@ export class Engine {
    * cut. Each row of each pass is streamed exactly once.
    */
   async scaleStreamers(n: number): Promise<void> {
+    this.mustScale();
     if (!Number.isInteger(n) || n < 1 || n > MAX_STREAMERS) throw new RangeError(`streamers must be 1 to ${MAX_STREAMERS}, got ${n}`);
     const control = new Int32Array(this.control);
     const old = this.streamers.filter((r): r is Running => r !== undefined);
@@ -196,6 +210,7 @@ export class Engine {
    * exit (their store shard stays readable). Nothing is lost or duplicated.
    */
   async scaleCollectors(n: number): Promise<void> {
+    this.mustScale();
     if (!Number.isInteger(n) || n < 1 || n > MAX_COLLECTORS) throw new RangeError(`collectors must be 1 to ${MAX_COLLECTORS}, got ${n}`);
     const running = this.collectors.filter((c): c is Running => c !== undefined && !c.stopping);
     const leaving = running.slice(n);
@@ -212,6 +227,10 @@ export class Engine {
     for (const c of leaving) this.ring.stopConsumer(c.slot);
     await Promise.all(leaving.map((c) => c.exited));
     this.log.info({ collectors: n }, 'collectors scaled');
+  }
+
+  private mustScale(): void {
+    if (this.options.transport === 'postMessage') throw new Error('scaling needs the ring transport (postMessage is a benchmark baseline)');
   }
 
   /** Stops reading, drains the ring, lets collectors finish. */
@@ -243,7 +262,9 @@ export class Engine {
       maxSamplesPerSeries: this.options.maxSamplesPerSeries,
       takeover,
     };
-    const worker = new Worker(collectorUrl, { workerData: job, execArgv: this.options.workerExecArgv ?? process.execArgv });
+    const transferList: MessagePort[] = [];
+    if (this.channels.length > 0) transferList.push(...(job.ports = this.channels.map((row) => row[slot]!.port2)));
+    const worker = new Worker(collectorUrl, { workerData: job, transferList, execArgv: this.options.workerExecArgv ?? process.execArgv });
     worker.on('message', (m: CollectorMessage) => {
       if (m.t !== 'events') return;
       for (const e of m.events) this.registry.apply(e);
@@ -277,7 +298,12 @@ export class Engine {
       replayBudgetRows: this.options.replayBudgetRows ?? 4_000_000,
       takeover,
     };
-    const worker = new Worker(streamerUrl, { workerData: job, execArgv: this.options.workerExecArgv ?? process.execArgv });
+    const transferList: MessagePort[] = [];
+    if (this.channels.length > 0) {
+      transferList.push(...(job.ports = this.channels[slot]!.map((c) => c.port1)));
+      job.laneBytes = this.options.queueBufferSize;
+    }
+    const worker = new Worker(streamerUrl, { workerData: job, transferList, execArgv: this.options.workerExecArgv ?? process.execArgv });
     worker.on('message', (m: StreamerMessage) => {
       if (m.t === 'log') {
         const { t: _t, level, msg, ...fields } = m;
@@ -315,7 +341,7 @@ export class Engine {
           gone(running);
           if (code !== 0 || crash !== undefined) {
             this.log.error({ role, slot, code, err: crash?.stack ?? crash?.message }, `${role} ${slot} crashed`);
-            if (!this.stopped && !running.stopping) {
+            if (!this.stopped && !running.stopping && this.channels.length === 0) {
               replace();
               const next = role === 'collector' ? this.collectors[slot] : this.streamers[slot];
               void next?.exited.then(resolve);

@@ -6,7 +6,12 @@
  * Sample (28 bytes):  u32 kind=1 │ u32 gpuRef │ u32 metricRef │ f64 tsMs │ f64 value
  * Gpu:                u32 kind=2 │ u32 gpuRef │ UTF-8 JSON of the GpuIdentity
  * Metric:             u32 kind=3 │ u32 metricRef │ UTF-8 metric name
+ * Clock (16 bytes):   u32 kind=4 │ u32 0 │ f64 readAtMs
  * ```
+ *
+ * A streamer starts each batch with a Clock: when the batch's first row was
+ * read (wall-clock ms, sub-ms precision). The collector times ingest latency
+ * (row read → queryable) from it, for the samples that follow.
  *
  * Refs are the streamer's dictionary indexes with its producer slot in the
  * top 8 bits, so refs from different streamers never collide. A streamer
@@ -16,8 +21,9 @@
 import type { MessageBatch } from 'native-free-ring';
 import type { GpuIdentity } from '../ingest/dcgm-row.js';
 
-export const Kind = { Sample: 1, Gpu: 2, Metric: 3 } as const;
+export const Kind = { Sample: 1, Gpu: 2, Metric: 3, Clock: 4 } as const;
 export const SAMPLE_BYTES = 28;
+export const CLOCK_BYTES = 16;
 const REF_BITS = 24;
 
 export function globalRef(slot: number, local: number): number {
@@ -48,6 +54,16 @@ export function writeSample(batch: MessageBatch, dv: DataView, gpuRef: number, m
   dv.setUint32(at + 8, metricRef, true);
   dv.setFloat64(at + 12, tsMs, true);
   dv.setFloat64(at + 20, value, true);
+  return true;
+}
+
+/** Appends a Clock; false when the batch is full. */
+export function writeClock(batch: MessageBatch, dv: DataView, readAtMs: number): boolean {
+  const at = batch.reserve(CLOCK_BYTES);
+  if (at < 0) return false;
+  dv.setUint32(at, Kind.Clock, true);
+  dv.setUint32(at + 4, 0, true);
+  dv.setFloat64(at + 8, readAtMs, true);
   return true;
 }
 

@@ -16,13 +16,14 @@
  * every pass is streamed once.
  */
 import { createReadStream } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
-import { FreeRing, MessageBatch, RingClosedError, type Producer } from 'native-free-ring';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { FreeRing, MessageBatch, RingClosedError } from 'native-free-ring';
 import { Counter, Counters, rejectCounter } from '../engine/counters.js';
-import { globalRef, Kind, viewOf, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
+import { globalRef, Kind, viewOf, writeClock, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
 import type { GpuIdentity, RejectReason, RowBatch } from './dcgm-row.js';
 import { Control, END_LINE, Position } from './handover.js';
 import { DcgmCsvParser } from './fast-parser.js';
+import { PortOutlet, RingOutlet, type Outlet } from './outlet.js';
 
 export interface StreamerJob {
   ring: SharedArrayBuffer;
@@ -46,6 +47,12 @@ export interface StreamerJob {
   /** Owned rows kept in memory for replay, at most (24 bytes each). */
   replayBudgetRows: number;
   takeover: boolean;
+  /**
+   * The postMessage baseline (benchmarks): one port per collector slot
+   * instead of the ring, at most `laneBytes` in flight on each.
+   */
+  ports?: MessagePort[];
+  laneBytes?: number;
 }
 
 export type StreamerMessage =
@@ -69,8 +76,7 @@ export function hashUuid(uuid: string): number {
 }
 
 class Streamer {
-  private readonly producer: Producer;
-  private readonly ring: FreeRing;
+  private readonly outlet: Outlet;
   private readonly counts: Float64Array;
   private readonly control: Int32Array;
   private readonly position: Int32Array;
@@ -106,14 +112,17 @@ class Streamer {
   private rowValue = new Float64Array(1024);
 
   constructor(private readonly job: StreamerJob) {
-    const ring = FreeRing.from(job.ring);
-    this.ring = ring;
-    this.producer = ring.attachProducer({ index: job.slot, takeover: job.takeover });
+    if (job.ports !== undefined) {
+      this.outlet = new PortOutlet(job.ports, job.laneBytes!);
+    } else {
+      const ring = FreeRing.from(job.ring);
+      this.outlet = new RingOutlet(ring, ring.attachProducer({ index: job.slot, takeover: job.takeover }));
+    }
     this.counts = new Counters(job.counters).block(job.slot);
     this.control = new Int32Array(job.control);
     this.position = new Int32Array(job.positions, job.slot * Position.Words * 4, Position.Words);
     this.pass = job.startPass;
-    const c = ring.layout.maxConsumers;
+    const c = this.outlet.lanes;
     this.batches = Array.from({ length: c }, () => new MessageBatch(BATCH_BYTES));
     this.defined = Array.from({ length: c }, () => new Set<number>());
     this.generations = new Int32Array(c).fill(-1);
@@ -156,7 +165,7 @@ class Streamer {
     Atomics.store(this.position, Position.Pass, this.atCut ? this.cutPass : this.pass);
     Atomics.store(this.position, Position.Line, END_LINE);
     Atomics.store(this.position, Position.Finished, 1);
-    this.producer.detach();
+    this.outlet.close();
   }
 
   private async parsePass(first: boolean): Promise<void> {
@@ -304,9 +313,9 @@ class Streamer {
   private routeOf(g: number): number {
     const key = this.hashOf(g);
     for (;;) {
-      const c = this.producer.route(key);
+      const c = this.outlet.route(key);
       if (c >= 0) return c;
-      if (this.ring.closed) throw new RingClosedError('ring is closed');
+      if (this.outlet.closed) throw new RingClosedError('ring is closed');
       Atomics.wait(this.control, STOP, 0, 10);
     }
   }
@@ -314,20 +323,22 @@ class Streamer {
   private enqueue(g: number, m: number, tsMs: number, value: number): void {
     const c = this.routeOf(g);
     const batch = this.batches[c]!;
-    if (batch.count === 0) {
-      // A new collector in a reused slot knows none of our definitions.
-      const generation = this.producer.generation(c);
-      if (generation !== this.generations[c]) {
-        this.generations[c] = generation;
-        this.defined[c]!.clear();
-      }
-    }
     const dv = viewOf(batch);
     const slot = this.job.slot;
     const gRef = globalRef(slot, g);
     const mRef = globalRef(slot, m);
     const defined = this.defined[c]!;
     for (;;) {
+      if (batch.count === 0) {
+        // A new collector in a reused slot knows none of our definitions.
+        const generation = this.outlet.generation(c);
+        if (generation !== this.generations[c]) {
+          this.generations[c] = generation;
+          defined.clear();
+        }
+        // When the batch's oldest row was read: the collector times ingest latency from it.
+        writeClock(batch, dv, performance.timeOrigin + performance.now());
+      }
       // Definitions go first, in the same batch (so on the same lane, in order).
       const ok =
         (defined.has(gRef) || (writeGpu(batch, dv, gRef, this.gpus[g]!) && defined.add(gRef) !== undefined)) &&
@@ -347,16 +358,16 @@ class Streamer {
   private flush(c: number): void {
     const batch = this.batches[c]!;
     if (batch.count === 0) return;
-    this.producer.pushBatch(batch, Infinity, c, this.generations[c]);
+    const sentBytes = this.outlet.send(batch, c, this.generations[c]!);
     // A row counts as read once it is in the ring (a crash loses no counted row).
     const samples = this.pending[c]!;
     this.pending[c] = 0;
-    if (batch.sentBytes < batch.byteLength) {
+    if (sentBytes < batch.byteLength) {
       this.defined[c]!.clear();
       const dv = viewOf(batch);
       const rest: number[] = [];
       batch.forEach((_bytes, at) => {
-        if (at < batch.sentBytes || dv.getUint32(at, true) !== Kind.Sample) return;
+        if (at < sentBytes || dv.getUint32(at, true) !== Kind.Sample) return;
         rest.push(dv.getUint32(at + 4, true) & LOCAL_MASK, dv.getUint32(at + 8, true) & LOCAL_MASK, dv.getFloat64(at + 12, true), dv.getFloat64(at + 20, true));
       });
       batch.reset();

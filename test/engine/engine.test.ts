@@ -241,3 +241,38 @@ t.test('scaling streamers while looping keeps every pass whole', async (t) => {
   t.equal(c.samplesStored, c.rowsRead, 'every row read was stored');
   t.equal(c.duplicates + c.rejectedTotal, 0);
 });
+
+t.test('the postMessage baseline runs the same pipeline: every row stored once, in time order, latency timed', async (t) => {
+  const text = generateDcgmSample({ hosts: 3, gpusPerHost: 8, scrapes: 6 });
+  const rows = rowsOf(text);
+  const engine = new Engine({ ...base, csvFile: csvFile(text), streamers: 3, collectors: 2, transport: 'postMessage' }, quietLog());
+  await engine.start();
+  await t.rejects(engine.scaleCollectors(3), /scaling needs the ring transport/);
+  await t.rejects(engine.scaleStreamers(1), /scaling needs the ring transport/);
+  await engine.finished();
+  await engine.stop();
+  const c = engine.counters.snapshot();
+  t.equal(c.rowsRead, rows.length);
+  t.equal(c.samplesStored, rows.length);
+  t.equal(c.unaccounted, 0, 'counters reconcile');
+  const byGpu = new Map<string, typeof rows>();
+  for (const r of rows) byGpu.set(r.uuid, [...(byGpu.get(r.uuid) ?? []), r]);
+  for (const [uuid, expected] of byGpu) {
+    const got = readSamples(engine.registry, uuid, { limit: 1e6 })!.samples;
+    const want = expected.map((r) => ({ tsMs: r.tsMs, metric: r.metric, value: r.value }));
+    want.sort((a, b) => a.tsMs - b.tsMs || (a.metric < b.metric ? -1 : 1));
+    if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`${uuid}: stored samples differ from the file`);
+  }
+  t.equal(engine.counters.latency().count, rows.length, 'every stored sample timed');
+});
+
+t.test('ingest latency is timed for every sample stored, over the ring', async (t) => {
+  const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 5 });
+  const engine = await runOnce(text, 2, 2);
+  const h = engine.counters.latency();
+  const stored = engine.counters.snapshot().samplesStored;
+  t.equal(h.count, stored);
+  t.equal(h.cumulative.at(-1), stored, 'the last bucket (+Inf) holds every observation');
+  for (let i = 1; i < h.cumulative.length; i++) if (h.cumulative[i]! < h.cumulative[i - 1]!) t.fail('buckets are cumulative');
+  t.ok(h.sumS > 0 && h.sumS / h.count < 10, `mean latency ${((h.sumS / h.count) * 1000).toFixed(2)} ms`);
+});
