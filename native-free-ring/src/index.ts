@@ -17,4 +17,5 @@ export {
   type FullPolicy,
   type ProducerOptions,
   type RingStats,
+  type WaitPolicy,
 } from './ring.js';

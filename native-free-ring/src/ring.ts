@@ -91,6 +91,13 @@ export const DONE = -1;
  */
 const SPIN_TRIES = 40;
 
+/**
+ * Whether blocking calls spin before they sleep. Spinning pays when each
+ * thread has a core; with more threads than cores a spinner takes the CPU
+ * from the thread it waits for, and sleeping at once is faster.
+ */
+export type WaitPolicy = 'spin' | 'sleep';
+
 let pauseSink = 0;
 /** Burns roughly 10 ns to 1 µs of CPU without touching shared memory. */
 function spinPause(round: number): void {
@@ -120,6 +127,8 @@ export interface ProducerOptions {
    * that is known to be gone (a crashed worker). Its lanes are kept.
    */
   takeover?: boolean;
+  /** Default 'spin'; 'sleep' when threads outnumber cores. */
+  wait?: WaitPolicy;
 }
 
 export interface ConsumerOptions {
@@ -134,6 +143,8 @@ export interface ConsumerOptions {
   manualRelease?: boolean;
   /** As for producers: replace a consumer thread that is known to be gone; its lanes are kept. */
   takeover?: boolean;
+  /** As for producers. */
+  wait?: WaitPolicy;
 }
 
 export interface RingStats {
@@ -292,7 +303,7 @@ export class FreeRing {
       ProducerState.Free,
     );
     Atomics.store(this.i32, this.producerLine(index) + P_STATE, ProducerState.Attached);
-    return new Producer(this, index, onFull);
+    return new Producer(this, index, onFull, options.wait === 'sleep' ? 0 : SPIN_TRIES);
   }
 
   /** Claims a consumer slot; producers start routing to it at once. @throws RangeError when none is free */
@@ -310,7 +321,7 @@ export class FreeRing {
     Atomics.store(this.i32, this.consumerLine(index) + C_STATE, ConsumerState.Open);
     // Producers blocked because no consumer was open can go on now.
     for (let p = 0; p < this.layout.maxProducers; p++) this.ring(this.producerLine(p) + P_BELL);
-    return new Consumer(this, index, options.manualRelease === true);
+    return new Consumer(this, index, options.manualRelease === true, options.wait === 'sleep' ? 0 : SPIN_TRIES);
   }
 
   /**
@@ -453,7 +464,12 @@ export class Producer {
   private srcWords: Int32Array | undefined;
 
   /** @internal use FreeRing.attachProducer */
-  constructor(ring: FreeRing, index: number, onFull: FullPolicy) {
+  constructor(
+    ring: FreeRing,
+    index: number,
+    onFull: FullPolicy,
+    private readonly spinTries = SPIN_TRIES,
+  ) {
     const { laneCapacity, maxConsumers, dataOffset } = ring.layout;
     this.ring = ring;
     this.index = index;
@@ -582,7 +598,7 @@ export class Producer {
     if (n > 0) return true; // fast path: no closure, no generator
     if (n === 0 && this.onFull === 'wait') {
       this.countWait();
-      for (let spin = 0; spin < SPIN_TRIES && n === 0; spin++) {
+      for (let spin = 0; spin < this.spinTries && n === 0; spin++) {
         spinPause(spin);
         n = this.tryPush(src, offset, length);
       }
@@ -613,7 +629,7 @@ export class Producer {
     if (n < 0) return this.checked(n, 0);
     if (n === 0 && this.onFull === 'wait') {
       this.countWait();
-      for (let spin = 0; spin < SPIN_TRIES && n === 0; spin++) {
+      for (let spin = 0; spin < this.spinTries && n === 0; spin++) {
         spinPause(spin);
         n = this.attemptBatch(batch, to, generation);
       }
@@ -700,7 +716,7 @@ export class Producer {
     const f64 = this.f64;
     if (!spun) this.countWait();
     try {
-      for (let spin = 0; spin < SPIN_TRIES && n === 0 && !spun; spin++) {
+      for (let spin = 0; spin < this.spinTries && n === 0 && !spun; spin++) {
         spinPause(spin);
         n = attempt();
       }
@@ -840,7 +856,12 @@ export class Consumer {
   private done = false;
 
   /** @internal use FreeRing.attachConsumer */
-  constructor(ring: FreeRing, index: number, manualRelease = false) {
+  constructor(
+    ring: FreeRing,
+    index: number,
+    manualRelease = false,
+    private readonly spinTries = SPIN_TRIES,
+  ) {
     this.ring = ring;
     this.index = index;
     this.manualRelease = manualRelease;
@@ -896,7 +917,7 @@ export class Consumer {
   pop(batch: MessageBatch, maxMessages = Infinity, timeoutMs = Infinity): number {
     checkTimeout(timeoutMs);
     let n = this.tryPop(batch, maxMessages);
-    for (let spin = 0; spin < SPIN_TRIES && n === 0; spin++) {
+    for (let spin = 0; spin < this.spinTries && n === 0; spin++) {
       spinPause(spin);
       n = this.tryPop(batch, maxMessages);
     }
@@ -928,7 +949,7 @@ export class Consumer {
   private *waitFor(batch: MessageBatch, maxMessages: number, timeoutMs: number, spun = false): WaitLoop<number> {
     const deadline = deadlineFor(timeoutMs);
     let n = this.tryPop(batch, maxMessages);
-    for (let spin = 0; spin < SPIN_TRIES && n === 0 && !spun; spin++) {
+    for (let spin = 0; spin < this.spinTries && n === 0 && !spun; spin++) {
       spinPause(spin);
       n = this.tryPop(batch, maxMessages);
     }

@@ -10,12 +10,12 @@
  * has sent `null`.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { DONE, FreeRing, MessageBatch } from 'native-free-ring';
+import { DONE, FreeRing, MessageBatch, type WaitPolicy } from 'native-free-ring';
 import type { GpuIdentity } from '../ingest/dcgm-row.js';
 import { Counter, Counters, MAX_STREAMERS, observeLatency } from '../engine/counters.js';
 import { CLOCK_BYTES, Kind, parseGpu, readText, SAMPLE_BYTES, viewOf } from '../engine/wire.js';
 import type { StoreEvent } from '../storage/events.js';
-import { AppendResult, ShardWriter } from '../storage/shard-writer.js';
+import { AppendResult, ShardWriter, type SeriesWriter } from '../storage/shard-writer.js';
 
 export interface CollectorJob {
   ring: SharedArrayBuffer;
@@ -30,6 +30,8 @@ export interface CollectorJob {
   takeover: boolean;
   /** Wire refs the crashed collector had learned (its unacknowledged batch may use them). */
   defs: Definitions;
+  /** The ring's wait policy: 'sleep' when threads outnumber cores. */
+  wait: WaitPolicy;
   /** The postMessage baseline: one port per streamer slot instead of the ring. */
   ports?: MessagePort[];
 }
@@ -70,18 +72,32 @@ function run(job: CollectorJob): void {
   const samplesSince: number[] = [];
   let lastReadAtMs = NaN;
 
+  // Per (gpu ref, metric ref): the series, so the hot path makes no string key.
+  const seriesByRef = new Map<number, Map<number, SeriesWriter>>();
+  const seriesOf = (gRef: number, mRef: number): SeriesWriter | undefined => {
+    let byMetric = seriesByRef.get(gRef);
+    let s = byMetric?.get(mRef);
+    if (s !== undefined) return s;
+    const gpu = gpus.get(gRef);
+    const metric = metrics.get(mRef);
+    if (gpu === undefined || metric === undefined) return undefined;
+    s = shard.seriesOf(gpu, metric);
+    if (byMetric === undefined) seriesByRef.set(gRef, (byMetric = new Map()));
+    byMetric.set(mRef, s);
+    return s;
+  };
+
   const handle = (bytes: Uint8Array, at: number, length: number): void => {
     const kind = length >= 8 ? dv.getUint32(at, true) : 0;
     if (kind === Kind.Sample && length === SAMPLE_BYTES) {
-      const gpu = gpus.get(dv.getUint32(at + 4, true));
-      const metric = metrics.get(dv.getUint32(at + 8, true));
+      const series = seriesOf(dv.getUint32(at + 4, true), dv.getUint32(at + 8, true));
       const tsMs = dv.getFloat64(at + 12, true);
       const value = dv.getFloat64(at + 20, true);
-      if (gpu === undefined || metric === undefined || !Number.isFinite(tsMs) || !Number.isFinite(value)) {
+      if (series === undefined || !Number.isFinite(tsMs) || !Number.isFinite(value)) {
         invalid++;
         return;
       }
-      const r = shard.append(gpu, metric, tsMs, value);
+      const r = shard.appendTo(series, tsMs, value);
       if (r === AppendResult.Stored) stored++;
       else if (r === AppendResult.Duplicate) duplicates++;
       else outOfOrder++;
@@ -95,11 +111,13 @@ function run(job: CollectorJob): void {
         invalid++;
       } else {
         gpus.set(dv.getUint32(at + 4, true), gpu);
+        seriesByRef.delete(dv.getUint32(at + 4, true));
         learned.gpus.push([dv.getUint32(at + 4, true), gpu]);
       }
     } else if (kind === Kind.Metric) {
       const name = readText(bytes, at, length);
       metrics.set(dv.getUint32(at + 4, true), name);
+      seriesByRef.clear(); // rare: a ref is (re)defined once per streamer and collector
       learned.metrics.push([dv.getUint32(at + 4, true), name]);
     } else {
       invalid++;
@@ -144,7 +162,7 @@ function run(job: CollectorJob): void {
   const ring = FreeRing.from(job.ring);
   // Manual release: a batch's space goes back only once it is stored, so if this
   // thread dies mid-batch, its replacement (taking the slot over) gets the batch again.
-  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover, manualRelease: true });
+  const consumer = ring.attachConsumer({ index: job.slot, takeover: job.takeover, manualRelease: true, wait: job.wait });
   parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);
   for (;;) {
     batch.reset();
@@ -158,6 +176,11 @@ function run(job: CollectorJob): void {
 /** The postMessage baseline: batches from each streamer's port; done when all sent null. */
 function consumePorts(ports: MessagePort[], batch: MessageBatch, store: () => void): void {
   for (const port of ports) {
+    let credit = 0;
+    const giveCredit = (): void => {
+      port.postMessage(credit);
+      credit = 0;
+    };
     port.on('message', (m: ArrayBuffer | null) => {
       if (m === null) {
         port.close(); // with every port closed the thread has nothing left to do, and exits
@@ -165,7 +188,9 @@ function consumePorts(ports: MessagePort[], batch: MessageBatch, store: () => vo
       }
       batch.load(new Uint8Array(m));
       store();
-      port.postMessage(m.byteLength);
+      // The bytes stored go back to the streamer once per event-loop turn.
+      if (credit === 0) setImmediate(giveCredit);
+      credit += m.byteLength;
     });
   }
   parentPort!.postMessage({ t: 'ready' } satisfies CollectorMessage);

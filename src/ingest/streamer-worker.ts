@@ -17,7 +17,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { FreeRing, MessageBatch, RingClosedError } from 'native-free-ring';
+import { FreeRing, MessageBatch, RingClosedError, type WaitPolicy } from 'native-free-ring';
 import { Counter, Counters, rejectCounter } from '../engine/counters.js';
 import { globalRef, Kind, viewOf, writeClock, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
 import type { GpuIdentity, RejectReason, RowBatch } from './dcgm-row.js';
@@ -47,12 +47,16 @@ export interface StreamerJob {
   /** Owned rows kept in memory for replay, at most (24 bytes each). */
   replayBudgetRows: number;
   takeover: boolean;
+  /** The ring's wait policy: 'sleep' when threads outnumber cores. */
+  wait: WaitPolicy;
   /**
    * The postMessage baseline (benchmarks): one port per collector slot
    * instead of the ring, at most `laneBytes` in flight on each.
    */
   ports?: MessagePort[];
   laneBytes?: number;
+  /** A batch per message, or a message per record. */
+  portMessages?: 'batch' | 'record';
 }
 
 export type StreamerMessage =
@@ -65,6 +69,9 @@ const STOP = Control.Stop;
 const LOCAL_MASK = 0xffffff;
 /** 64 KiB per collector: ~2,300 samples, flushed when full or after each pass/row wait. */
 const BATCH_BYTES = 64 * 1024;
+/** Rows stamped with one reading of the clock: at 5 M rows/s, a few µs. */
+const CLOCK_ROWS = 16;
+const TIME_ORIGIN_MS = performance.timeOrigin;
 /** Reject log lines per second at most; the rest are counted and summarised. */
 const REJECT_LOGS_PER_S = 10;
 
@@ -98,7 +105,13 @@ class Streamer {
   private metrics: readonly string[] = [];
   /** Per local GPU ref: hash of its uuid (-1 until computed). */
   private gpuHash = new Float64Array(0);
-  private lastTsMs = 0;
+  /** Per local GPU ref, per local metric ref: the last processed-time stamp given (ms). */
+  private stamps: Float64Array[] = [];
+  /** The clock (ms, µs resolution), read every CLOCK_ROWS rows and after every flush. */
+  private clockMs = 0;
+  private clockRows = 0;
+  /** Per local GPU ref: its collector (-1 unknown); forgotten at every flush, so scaling is seen within a batch. */
+  private routes = new Int32Array(0);
   private logsThisSecond = 0;
   private logSecond = 0;
   private suppressed = 0;
@@ -113,10 +126,10 @@ class Streamer {
 
   constructor(private readonly job: StreamerJob) {
     if (job.ports !== undefined) {
-      this.outlet = new PortOutlet(job.ports, job.laneBytes!);
+      this.outlet = new PortOutlet(job.ports, job.laneBytes!, job.portMessages);
     } else {
       const ring = FreeRing.from(job.ring);
-      this.outlet = new RingOutlet(ring, ring.attachProducer({ index: job.slot, takeover: job.takeover }));
+      this.outlet = new RingOutlet(ring, ring.attachProducer({ index: job.slot, takeover: job.takeover, wait: job.wait }));
     }
     this.counts = new Counters(job.counters).block(job.slot);
     this.control = new Int32Array(job.control);
@@ -297,10 +310,13 @@ class Streamer {
   private emit(g: number, m: number, sourceTsMs: number, value: number): void {
     let tsMs = sourceTsMs;
     if (this.job.timestampMode === 'processed') {
-      // Microsecond resolution, strictly increasing per streamer (so per GPU):
-      // a looped file revisits a series every few hundred µs at full speed.
-      const now = Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
-      tsMs = this.lastTsMs = now > this.lastTsMs ? now : Math.round((this.lastTsMs + 0.001) * 1000) / 1000;
+      // Microsecond resolution, strictly increasing per series: a looped file
+      // revisits a series every few hundred µs at full speed. Only a series
+      // seen again within the same µs gets the next µs instead.
+      if (this.clockRows++ % CLOCK_ROWS === 0) this.clockMs = Math.round((TIME_ORIGIN_MS + performance.now()) * 1000) / 1000;
+      const row = this.stampsOf(g, m);
+      const last = row[m]!;
+      tsMs = row[m] = this.clockMs > last ? this.clockMs : Math.round((last + 0.001) * 1000) / 1000;
     }
     this.enqueue(g, m, tsMs, value);
     if (this.job.streamIntervalMs > 0) {
@@ -310,11 +326,29 @@ class Streamer {
   }
 
   /** The collector that owns GPU g now; waits while none is open. */
+  private stampsOf(g: number, m: number): Float64Array {
+    let row = this.stamps[g];
+    if (row === undefined || m >= row.length) {
+      const next = new Float64Array(Math.max(16, (m + 1) * 2));
+      if (row !== undefined) next.set(row);
+      row = this.stamps[g] = next;
+    }
+    return row;
+  }
+
   private routeOf(g: number): number {
+    if (g < this.routes.length && this.routes[g]! >= 0) return this.routes[g]!;
     const key = this.hashOf(g);
     for (;;) {
       const c = this.outlet.route(key);
-      if (c >= 0) return c;
+      if (c >= 0) {
+        if (g >= this.routes.length) {
+          const next = new Int32Array(Math.max(64, (g + 1) * 2)).fill(-1);
+          next.set(this.routes);
+          this.routes = next;
+        }
+        return (this.routes[g] = c);
+      }
       if (this.outlet.closed) throw new RingClosedError('ring is closed');
       Atomics.wait(this.control, STOP, 0, 10);
     }
@@ -359,6 +393,8 @@ class Streamer {
     const batch = this.batches[c]!;
     if (batch.count === 0) return;
     const sentBytes = this.outlet.send(batch, c, this.generations[c]!);
+    this.routes.fill(-1); // collectors may have come or gone meanwhile
+    this.clockRows = 0; // the send may have waited: read the clock again
     // A row counts as read once it is in the ring (a crash loses no counted row).
     const samples = this.pending[c]!;
     this.pending[c] = 0;

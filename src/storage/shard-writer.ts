@@ -24,10 +24,21 @@ export interface RetentionOptions {
 export const AppendResult = { Stored: 0, Duplicate: 1, OutOfOrder: 2 } as const;
 export type AppendResult = (typeof AppendResult)[keyof typeof AppendResult];
 
-class SeriesWriter {
+/** One series of a shard, as its writer sees it: a handle for `appendTo`. */
+export class SeriesWriter {
   readonly chunks: SeriesChunk[] = [];
   lastTsMs = -Infinity;
   held = 0;
+  /** The chunk being written, and its count (the writer's own copy: no atomic load). */
+  head: SeriesChunk | undefined;
+  headCount = 0;
+  /**
+   * When retention must look again: once `held` reaches dropAtHeld (count
+   * limit), or a sample is newer than oldestLastMs by more than the age
+   * limit. Infinity while the series has one chunk (never dropped).
+   */
+  dropAtHeld = Infinity;
+  oldestLastMs = Infinity;
   constructor(readonly id: number) {}
 }
 
@@ -52,6 +63,11 @@ export class ShardWriter {
    * OutOfOrder (counted by the caller, not stored: a series is append-only).
    */
   append(gpu: GpuIdentity, metric: string, tsMs: number, value: number): AppendResult {
+    return this.appendTo(this.seriesOf(gpu, metric), tsMs, value);
+  }
+
+  /** The series of (gpu.uuid, metric), created (and announced) on first use: callers may keep it for appendTo. */
+  seriesOf(gpu: GpuIdentity, metric: string): SeriesWriter {
     const key = `${gpu.uuid}\u0000${metric}`;
     let s = this.series.get(key);
     if (s === undefined) {
@@ -59,17 +75,25 @@ export class ShardWriter {
       this.series.set(key, s);
       this.emit({ t: 'series', shard: this.shard, series: s.id, gpu, metric });
     }
+    return s;
+  }
+
+  /** As append, to a series from seriesOf (the hot path: no lookup). */
+  appendTo(s: SeriesWriter, tsMs: number, value: number): AppendResult {
     if (tsMs <= s.lastTsMs) return this.held(s, tsMs) ? AppendResult.Duplicate : AppendResult.OutOfOrder;
-    let chunk = s.chunks[s.chunks.length - 1];
-    if (chunk === undefined || chunk.full) {
-      chunk = this.pool.take();
+    let chunk = s.head;
+    if (chunk === undefined || s.headCount === chunk.capacity) {
+      chunk = s.head = this.pool.take();
+      s.headCount = 0;
       s.chunks.push(chunk);
       this.emit({ t: 'chunk', shard: this.shard, series: s.id, chunk: chunk.id, epoch: chunk.epoch });
+      if (s.chunks.length === 2) this.arm(s);
     }
     chunk.append(tsMs, value);
+    s.headCount++;
     s.lastTsMs = tsMs;
     s.held++;
-    this.retain(s, tsMs);
+    if (s.held >= s.dropAtHeld || s.oldestLastMs < tsMs - this.options.retentionMs) this.retain(s, tsMs);
     return AppendResult.Stored;
   }
 
@@ -104,5 +128,18 @@ export class ShardWriter {
       dropped++;
     }
     if (dropped > 0) this.emit({ t: 'drop', shard: this.shard, series: s.id, chunks: dropped });
+    this.arm(s);
+  }
+
+  /** Sets when retain must next look at the series' oldest chunk (sealed: its count is final). */
+  private arm(s: SeriesWriter): void {
+    if (s.chunks.length < 2) {
+      s.dropAtHeld = s.oldestLastMs = Infinity;
+      return;
+    }
+    const oldest = s.chunks[0]!;
+    const n = oldest.count;
+    s.dropAtHeld = this.options.maxSamplesPerSeries + n;
+    s.oldestLastMs = oldest.tsMs[n - 1]!;
   }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { generateDcgmSample } from '../../src/ingest/sample-generator.js';
 import type * as EngineModule from '../../src/engine/engine.js';
 import type * as QueryModule from '../../src/query/range-read.js';
@@ -242,10 +242,14 @@ t.test('scaling streamers while looping keeps every pass whole', async (t) => {
   t.equal(c.duplicates + c.rejectedTotal, 0);
 });
 
-t.test('the postMessage baseline runs the same pipeline: every row stored once, in time order, latency timed', async (t) => {
+t.test('the postMessage baselines run the same pipeline: every row stored once, in time order, latency timed', async (t) => {
+  for (const transport of ['postMessage', 'postMessageRecords'] as const) await t.test(transport, (t) => baseline(t, transport));
+});
+
+async function baseline(t: Test, transport: 'postMessage' | 'postMessageRecords'): Promise<void> {
   const text = generateDcgmSample({ hosts: 3, gpusPerHost: 8, scrapes: 6 });
   const rows = rowsOf(text);
-  const engine = new Engine({ ...base, csvFile: csvFile(text), streamers: 3, collectors: 2, transport: 'postMessage' }, quietLog());
+  const engine = new Engine({ ...base, csvFile: csvFile(text), streamers: 3, collectors: 2, transport }, quietLog());
   await engine.start();
   await t.rejects(engine.scaleCollectors(3), /scaling needs the ring transport/);
   await t.rejects(engine.scaleStreamers(1), /scaling needs the ring transport/);
@@ -264,7 +268,7 @@ t.test('the postMessage baseline runs the same pipeline: every row stored once, 
     if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`${uuid}: stored samples differ from the file`);
   }
   t.equal(engine.counters.latency().count, rows.length, 'every stored sample timed');
-});
+}
 
 t.test('ingest latency is timed for every sample stored, over the ring', async (t) => {
   const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 5 });
@@ -275,4 +279,41 @@ t.test('ingest latency is timed for every sample stored, over the ring', async (
   t.equal(h.cumulative.at(-1), stored, 'the last bucket (+Inf) holds every observation');
   for (let i = 1; i < h.cumulative.length; i++) if (h.cumulative[i]! < h.cumulative[i - 1]!) t.fail('buckets are cumulative');
   t.ok(h.sumS > 0 && h.sumS / h.count < 10, `mean latency ${((h.sumS / h.count) * 1000).toFixed(2)} ms`);
+});
+
+t.test('in processed mode each sample is stamped when streamed: never ahead of the clock, never twice per series', async (t) => {
+  // 160 rows looped flat out: well over a million rows a second, so a clock
+  // stepping 1 µs per row (rather than per series) would run seconds ahead.
+  const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 1 });
+  const engine = new Engine(
+    {
+      ...base,
+      csvFile: csvFile(text),
+      streamers: 1,
+      collectors: 1,
+      loop: true,
+      timestampMode: 'processed',
+      queueBufferSize: 262144,
+      maxSamplesPerSeries: 1024,
+    },
+    quietLog(),
+  );
+  const startedMs = Date.now();
+  await engine.start();
+  await new Promise((r) => setTimeout(r, 1500));
+  await engine.stop();
+  const stoppedMs = Date.now();
+  const c = engine.counters.snapshot();
+  t.ok(c.samplesStored > 1_000_000, `${c.samplesStored} samples stored in about 1 s`);
+  t.equal(c.duplicates, 0, 'no two samples of a series share a timestamp');
+  t.equal(c.unaccounted, 0);
+  let newest = -Infinity;
+  let oldest = Infinity;
+  for (const gpu of listGpus(engine.registry)) {
+    newest = Math.max(newest, gpu.lastMs);
+    oldest = Math.min(oldest, gpu.firstMs);
+  }
+  t.ok(oldest >= startedMs - 1, `oldest stamp ${oldest} not before the start ${startedMs}`);
+  // Stamps may run ahead only by 1 µs per repeat of a series within one µs: here well under 50 ms.
+  t.ok(newest <= stoppedMs + 50, `newest stamp ${newest} is not ahead of the clock (${stoppedMs}) by more than 50 ms`);
 });
