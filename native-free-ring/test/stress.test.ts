@@ -9,7 +9,7 @@
  * Seeds are printed in the assertion messages; replay with SEED=<seed>.
  */
 import t, { type Test } from 'tap';
-import { DONE, FreeRing, MessageBatch, RingClosedError } from '../src/index.js';
+import { DONE, FreeRing, MessageBatch, RingClosedError, type WaitPolicy } from '../src/index.js';
 import { compiledUrl } from './fixtures/compiled.js';
 import { payloadOk, payloadProducer, payloadSeq } from './fixtures/payload.js';
 import { subSeed, testSeed } from './fixtures/prng.js';
@@ -58,6 +58,8 @@ interface MeshOptions {
   batchBytes: number;
   /** Deadline for the whole run (producers done, then consumers done). */
   timeoutMs: number;
+  /** Every worker's wait policy (default: the ring's, spin). */
+  wait?: WaitPolicy;
   /** Runs on the main thread while producers push (scale-down test). */
   meanwhile?: (mesh: Mesh) => Promise<void>;
   /** Close the ring under load as soon as this holds, instead of after the producers finish. */
@@ -113,6 +115,7 @@ async function runMesh(t: Test, o: MeshOptions): Promise<Mesh> {
         seed: subSeed(o.seed, consumerSeeds++),
         batchBytes: o.batchBytes,
         style: o.consumerStyle,
+        ...(o.wait ? { wait: o.wait } : {}),
         ...(index === undefined ? {} : { index }),
         ...(gate === undefined ? {} : { gate }),
       };
@@ -138,6 +141,7 @@ async function runMesh(t: Test, o: MeshOptions): Promise<Mesh> {
       maxPayload: o.maxPayload,
       bigChance: o.bigChance,
       batchBytes: o.batchBytes,
+      ...(o.wait ? { wait: o.wait } : {}),
     };
     const worker = new TestWorker(`producer ${p}`, job);
     all.push(worker);
@@ -258,6 +262,28 @@ t.test('2 producers x 2 consumers pushing and popping one message at a time deli
   };
   const mesh = await runMesh(t, o);
   checkDelivery(t, o, mesh);
+});
+
+t.test("with the 'sleep' wait policy (no spinning), 6 x 6 threads blocking on full and empty lanes deliver each message exactly once", async (t) => {
+  const o: MeshOptions = {
+    seed: testSeed(),
+    producers: 6,
+    consumers: 6,
+    laneCapacityBytes: 128,
+    perProducer: 100_000,
+    producerStyle: 'mixed',
+    consumerStyle: 'mixed',
+    minPayload: 8,
+    maxPayload: 100,
+    bigChance: 0.1,
+    batchBytes: 512,
+    timeoutMs: 120_000,
+    wait: 'sleep',
+  };
+  const mesh = await runMesh(t, o);
+  checkDelivery(t, o, mesh);
+  const s = mesh.ring.stats();
+  t.ok(s.producerBlockedWaits > 100, `producers slept on full lanes ${s.producerBlockedWaits} times`);
 });
 
 t.test('a consumer stopped under load drains, reports DONE, and its slot is reused; nothing is lost', async (t) => {
