@@ -4,15 +4,12 @@
  *
  * Main thread only. Workers run from compiled JS (dist/), beside this file.
  */
-import { access, constants, open } from 'node:fs/promises';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { FreeRing, type WaitPolicy } from 'native-free-ring';
 import type { Config } from '../config/load.js';
 import type { CollectorJob, CollectorMessage, Definitions } from '../collect/collector-worker.js';
-import { CsvFileError } from '../ingest/errors.js';
-import { resolveHeader } from '../ingest/header.js';
-import { parseOneRecord } from '../ingest/record-parse.js';
+import { openRowSource } from '../ingest/row-source.js';
 import { Control, END_LINE, Position } from '../ingest/handover.js';
 import type { StreamerJob, StreamerMessage } from '../ingest/streamer-worker.js';
 import { Registry } from '../storage/registry.js';
@@ -55,27 +52,6 @@ interface Running {
 const collectorUrl = new URL('../collect/collector-worker.js', import.meta.url);
 const streamerUrl = new URL('../ingest/streamer-worker.js', import.meta.url);
 
-/** Reads the first line of the CSV: a missing file or a bad header fails start-up, clearly. */
-export async function checkCsv(path: string): Promise<void> {
-  try {
-    await access(path, constants.R_OK);
-  } catch (err) {
-    throw new CsvFileError(path, 'read', err);
-  }
-  const file = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
-    let text = buf.subarray(0, bytesRead);
-    if (text[0] === 0xef && text[1] === 0xbb && text[2] === 0xbf) text = text.subarray(3);
-    const end = text.indexOf(0x0a);
-    const line = end < 0 ? text : text.subarray(0, end);
-    resolveHeader(parseOneRecord(line, 0, line.length).map((s) => s.trim()), path);
-  } finally {
-    await file.close();
-  }
-}
-
 export class Engine {
   readonly registry = new Registry();
   readonly counters = new Counters();
@@ -103,7 +79,7 @@ export class Engine {
 
   /** Starts collectors, then streamers. @throws CsvFileError / CsvHeaderError for a bad CSV_FILE */
   async start(): Promise<void> {
-    await checkCsv(this.options.csvFile);
+    await openRowSource(this.options.csvFile).check();
     if (this.options.transport !== undefined && this.options.transport !== 'ring') {
       this.channels = Array.from({ length: this.options.streamers }, () =>
         Array.from({ length: this.options.collectors }, () => new MessageChannel()),

@@ -15,14 +15,13 @@
  * to the cut and exits; the new streamers start at the cut. Every row of
  * every pass is streamed once.
  */
-import { createReadStream } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { FreeRing, MessageBatch, RingClosedError, type WaitPolicy } from 'native-free-ring';
 import { Counter, Counters, rejectCounter } from '../engine/counters.js';
 import { globalRef, Kind, viewOf, writeClock, writeGpu, writeMetric, writeSample } from '../engine/wire.js';
 import type { GpuIdentity, RejectReason, RowBatch } from './dcgm-row.js';
 import { Control, END_LINE, Position } from './handover.js';
-import { DcgmCsvParser } from './fast-parser.js';
+import { openRowSource, type RowSource } from './row-source.js';
 import { PortOutlet, RingOutlet, type Outlet } from './outlet.js';
 
 export interface StreamerJob {
@@ -84,6 +83,7 @@ export function hashUuid(uuid: string): number {
 
 class Streamer {
   private readonly outlet: Outlet;
+  private readonly source: RowSource;
   private readonly counts: Float64Array;
   private readonly control: Int32Array;
   private readonly position: Int32Array;
@@ -125,6 +125,7 @@ class Streamer {
   private rowValue = new Float64Array(1024);
 
   constructor(private readonly job: StreamerJob) {
+    this.source = openRowSource(job.csvFile);
     if (job.ports !== undefined) {
       this.outlet = new PortOutlet(job.ports, job.laneBytes!, job.portMessages);
     } else {
@@ -183,34 +184,24 @@ class Streamer {
 
   private async parsePass(first: boolean): Promise<void> {
     const { part, parts } = this.job;
-    const parser = new DcgmCsvParser(
-      { source: this.job.csvFile },
-      (batch) => this.onRows(batch, first),
-      (reason, line, detail) => {
+    const streamer = this; // for the getter below
+    await this.source.pass({
+      rows: (batch, gpus, metrics) => this.onRows(batch, gpus, metrics, first),
+      reject: (reason, line, detail) => {
         if (line % parts !== part) return; // each rejected line is counted by one streamer
         this.counts[Counter.RowsRead]!++;
         this.counts[rejectCounter(reason)]!++;
         this.logReject(reason, line, detail);
       },
-    );
-    this.parser = parser;
-    const stream = createReadStream(this.job.csvFile, { highWaterMark: 256 * 1024 });
-    for await (const chunk of stream) {
-      parser.push(chunk as Buffer);
-      if (this.stopping) {
-        stream.destroy();
-        return;
-      }
-    }
-    parser.end();
+      get stopped() {
+        return streamer.stopping;
+      },
+    });
   }
 
-  private parser: DcgmCsvParser | undefined;
-
-  private onRows(batch: RowBatch, first: boolean): void {
-    const parser = this.parser!;
-    this.gpus = parser.gpus;
-    this.metrics = parser.metrics;
+  private onRows(batch: RowBatch, gpus: readonly GpuIdentity[], metrics: readonly string[], first: boolean): void {
+    this.gpus = gpus;
+    this.metrics = metrics;
     const { part, parts } = this.job;
     for (let i = 0; i < batch.length; i++) {
       const g = batch.gpu[i]!;
