@@ -15,7 +15,8 @@ import type { GpuIdentity } from '../ingest/dcgm-row.js';
 import { Counter, Counters, MAX_STREAMERS, observeLatency } from '../engine/counters.js';
 import { CLOCK_BYTES, Kind, parseGpu, readText, SAMPLE_BYTES, viewOf } from '../engine/wire.js';
 import type { StoreEvent } from '../storage/events.js';
-import { AppendResult, ShardWriter, type SeriesWriter } from '../storage/shard-writer.js';
+import { AppendResult } from '../storage/shard-writer.js';
+import { createStoreWriter, type StorageType } from '../storage/store.js';
 
 export interface CollectorJob {
   ring: SharedArrayBuffer;
@@ -32,6 +33,7 @@ export interface CollectorJob {
   defs: Definitions;
   /** The ring's wait policy: 'sleep' when threads outnumber cores. */
   wait: WaitPolicy;
+  storageType: StorageType;
   /** The postMessage baseline: one port per streamer slot instead of the ring. */
   ports?: MessagePort[];
 }
@@ -53,7 +55,7 @@ const IDLE_WAIT_MS = 1000;
 function run(job: CollectorJob): void {
   const counts = new Counters(job.counters).block(MAX_STREAMERS + job.slot);
   let events: StoreEvent[] = [];
-  const shard = new ShardWriter(job.shard, job, (e) => events.push(e));
+  const shard = createStoreWriter(job.storageType, job.shard, job, (e) => events.push(e));
   const gpus = new Map<number, GpuIdentity>(job.defs.gpus);
   const metrics = new Map<number, string>(job.defs.metrics);
   // Definitions learned since the last report, so a replacement can start with them.
@@ -73,8 +75,8 @@ function run(job: CollectorJob): void {
   let lastReadAtMs = NaN;
 
   // Per (gpu ref, metric ref): the series, so the hot path makes no string key.
-  const seriesByRef = new Map<number, Map<number, SeriesWriter>>();
-  const seriesOf = (gRef: number, mRef: number): SeriesWriter | undefined => {
+  const seriesByRef = new Map<number, Map<number, unknown>>();
+  const seriesOf = (gRef: number, mRef: number): unknown => {
     let byMetric = seriesByRef.get(gRef);
     let s = byMetric?.get(mRef);
     if (s !== undefined) return s;

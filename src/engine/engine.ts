@@ -13,6 +13,7 @@ import { openRowSource } from '../ingest/row-source.js';
 import { Control, END_LINE, Position } from '../ingest/handover.js';
 import type { StreamerJob, StreamerMessage } from '../ingest/streamer-worker.js';
 import { Registry } from '../storage/registry.js';
+import { InMemoryStore, type StorageType, type TelemetryStore } from '../storage/store.js';
 import { Counters, MAX_COLLECTORS, MAX_STREAMERS } from './counters.js';
 
 export interface Logger {
@@ -25,6 +26,8 @@ export type EngineOptions = Pick<
   Config,
   'csvFile' | 'streamIntervalMs' | 'queueBufferSize' | 'streamers' | 'collectors' | 'loop' | 'timestampMode' | 'retentionMs' | 'maxSamplesPerSeries'
 > & {
+  /** Default inmemory. */
+  storageType?: StorageType;
   /** Owned rows a streamer keeps for replay (24 B each); default 4 M (96 MiB). */
   replayBudgetRows?: number;
   /** Node flags for the worker threads; default: the process' own. */
@@ -54,6 +57,8 @@ const streamerUrl = new URL('../ingest/streamer-worker.js', import.meta.url);
 
 export class Engine {
   readonly registry = new Registry();
+  /** The API's way in: queries through the STORAGE_TYPE store. */
+  readonly store: TelemetryStore = new InMemoryStore(this.registry);
   readonly counters = new Counters();
   readonly ring: FreeRing;
   private readonly control = new SharedArrayBuffer(8 * 4);
@@ -251,6 +256,7 @@ export class Engine {
       maxSamplesPerSeries: this.options.maxSamplesPerSeries,
       takeover,
       wait: this.waitPolicy(),
+      storageType: this.options.storageType ?? 'inmemory',
     };
     const transferList: MessagePort[] = [];
     if (this.channels.length > 0) transferList.push(...(job.ports = this.channels.map((row) => row[slot]!.port2)));

@@ -14,6 +14,7 @@ import { ChunkPool, SLAB_CHUNKS } from '../../src/storage/chunk-pool.js';
 import type { StoreEvent } from '../../src/storage/events.js';
 import { ChunkRef, Registry } from '../../src/storage/registry.js';
 import { AppendResult, ShardWriter, type RetentionOptions } from '../../src/storage/shard-writer.js';
+import { createStoreWriter, InMemoryStore } from '../../src/storage/store.js';
 import { Prng, testSeed } from '../fixtures/prng.js';
 
 
@@ -644,4 +645,20 @@ t.test('readSamples rejects a limit below 1 with a RangeError naming it', async 
   for (const limit of [0, -1, 1.5, NaN]) {
     t.throws(() => readSamples(registry, 'GPU-x', { limit }), { name: 'RangeError', message: /limit must be an integer >= 1/ }, String(limit));
   }
+});
+
+t.test('the store interfaces: a writer from createStoreWriter, read back through InMemoryStore', async (t) => {
+  const registry = new Registry();
+  const writer = createStoreWriter('inmemory', 3, { ...BIG, chunkSamples: 4 }, (e) => registry.apply(e));
+  const store = new InMemoryStore(registry);
+  const temp = writer.seriesOf(gpu('GPU-9', { hostname: 'h9' }), 'temp');
+  for (let i = 0; i < 10; i++) t.equal(writer.appendTo(temp, i, i * 2), AppendResult.Stored);
+  t.equal(writer.appendTo(temp, 5, 10), AppendResult.Duplicate);
+  t.equal(writer.appendTo(temp, 4.5, 0), AppendResult.OutOfOrder);
+  t.strictSame(await store.listGpus({ hostname: 'h9' }), listGpus(registry, { hostname: 'h9' }));
+  t.equal((await store.listGpus({ hostname: 'nope' })).length, 0);
+  const page = await store.readSamples('GPU-9', { startMs: 3, endMs: 5, limit: 10 });
+  t.strictSame(page, { samples: [3, 4, 5].map((i) => ({ tsMs: i, metric: 'temp', value: i * 2 })), next: null });
+  t.equal(await store.readSamples('GPU-unknown', { limit: 1 }), undefined);
+  await t.rejects(store.readSamples('GPU-9', { limit: 0 }), RangeError, 'a bad query rejects, not throws');
 });
