@@ -38,12 +38,14 @@ const REJECT_BASE = 8;
  * histogram's buckets (a last, unbounded bucket follows). Collectors observe
  * it per batch when they have stored it.
  */
-export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10] as const;
-/** Non-cumulative bucket counts 16-29 (the last unbounded), then the sum of seconds and the count. */
+export const LATENCY_BUCKETS_S = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10,
+] as const;
+/** Non-cumulative bucket counts 16-32 (the last unbounded), then the sum of seconds and the count. */
 const LATENCY_BASE = 16;
 const LATENCY_SUM = LATENCY_BASE + LATENCY_BUCKETS_S.length + 1;
 const LATENCY_COUNT = LATENCY_SUM + 1;
-const BLOCK = 32; // counters per slot (a multiple of 8: one cache line per 8)
+const BLOCK = 40; // counters per slot (a multiple of 8: one cache line per 8)
 if (REJECT_BASE + REJECT_REASONS.length > LATENCY_BASE || LATENCY_COUNT >= BLOCK) throw new Error('BUG: counter block layout overlaps');
 
 export const MAX_STREAMERS = 10;

@@ -28,6 +28,8 @@ export type EngineOptions = Pick<
 > & {
   /** Default inmemory. */
   storageType?: StorageType;
+  /** Paces all streamers together to this many rows a second (latency benchmarks); default unpaced. */
+  rowsPerSecond?: number;
   /** Owned rows a streamer keeps for replay (24 B each); default 4 M (96 MiB). */
   replayBudgetRows?: number;
   /** Node flags for the worker threads; default: the process' own. */
@@ -290,6 +292,7 @@ export class Engine {
       csvFile: this.options.csvFile,
       loop: this.options.loop,
       streamIntervalMs: this.options.streamIntervalMs,
+      rowsPerSecond: (this.options.rowsPerSecond ?? 0) / parts,
       timestampMode: this.options.timestampMode,
       replayBudgetRows: this.options.replayBudgetRows ?? 4_000_000,
       takeover,

@@ -42,6 +42,8 @@ export interface StreamerJob {
   csvFile: string;
   loop: boolean;
   streamIntervalMs: number;
+  /** Paces the stream to this many rows a second (0: no pacing); benchmarks use it. */
+  rowsPerSecond: number;
   timestampMode: 'processed' | 'source';
   /** Owned rows kept in memory for replay, at most (24 bytes each). */
   replayBudgetRows: number;
@@ -68,6 +70,8 @@ const STOP = Control.Stop;
 const LOCAL_MASK = 0xffffff;
 /** 64 KiB per collector: ~2,300 samples, flushed when full or after each pass/row wait. */
 const BATCH_BYTES = 64 * 1024;
+/** A part-full batch is sent once its oldest sample has waited this long (ms). */
+const LINGER_MS = 2;
 /** Rows stamped with one reading of the clock: at 5 M rows/s, a few µs. */
 const CLOCK_ROWS = 16;
 const TIME_ORIGIN_MS = performance.timeOrigin;
@@ -110,6 +114,10 @@ class Streamer {
   /** The clock (ms, µs resolution), read every CLOCK_ROWS rows and after every flush. */
   private clockMs = 0;
   private clockRows = 0;
+  /** When the oldest sample not yet sent entered a batch (clock ms); Infinity when none waits. */
+  private pendingSinceMs = Infinity;
+  private paced = 0;
+  private paceStartMs = 0;
   /** Per local GPU ref: its collector (-1 unknown); forgotten at every flush, so scaling is seen within a batch. */
   private routes = new Int32Array(0);
   private logsThisSecond = 0;
@@ -300,19 +308,37 @@ class Streamer {
   /** Stamps, encodes and queues one row for the collector that owns its GPU. */
   private emit(g: number, m: number, sourceTsMs: number, value: number): void {
     let tsMs = sourceTsMs;
+    if (this.clockRows++ % CLOCK_ROWS === 0) {
+      this.clockMs = Math.round((TIME_ORIGIN_MS + performance.now()) * 1000) / 1000;
+      // A batch waiting longer than LINGER_MS goes out part full, so a slow stream is not held back.
+      if (this.clockMs - this.pendingSinceMs > LINGER_MS) this.flushAll();
+    }
     if (this.job.timestampMode === 'processed') {
       // Microsecond resolution, strictly increasing per series: a looped file
       // revisits a series every few hundred µs at full speed. Only a series
       // seen again within the same µs gets the next µs instead.
-      if (this.clockRows++ % CLOCK_ROWS === 0) this.clockMs = Math.round((TIME_ORIGIN_MS + performance.now()) * 1000) / 1000;
       const row = this.stampsOf(g, m);
       const last = row[m]!;
       tsMs = row[m] = this.clockMs > last ? this.clockMs : Math.round((last + 0.001) * 1000) / 1000;
     }
+    if (this.pendingSinceMs === Infinity) this.pendingSinceMs = this.clockMs;
     this.enqueue(g, m, tsMs, value);
     if (this.job.streamIntervalMs > 0) {
       this.flushAll();
       Atomics.wait(this.control, STOP, 0, this.job.streamIntervalMs);
+    } else if (this.job.rowsPerSecond > 0) {
+      this.pace();
+    }
+  }
+
+  /** Holds the stream to rowsPerSecond: row k is due k / rate after the first; sleeps when over 1 ms early. */
+  private pace(): void {
+    const nowMs = performance.now();
+    if (this.paced++ === 0) this.paceStartMs = nowMs;
+    const aheadMs = this.paceStartMs + (this.paced * 1000) / this.job.rowsPerSecond - nowMs;
+    if (aheadMs > 1) {
+      this.flushAll();
+      Atomics.wait(this.control, STOP, 0, aheadMs);
     }
   }
 
@@ -408,6 +434,7 @@ class Streamer {
 
   private flushAll(): void {
     for (let c = 0; c < this.batches.length; c++) this.flush(c);
+    this.pendingSinceMs = Infinity;
   }
 
   private logReject(reason: RejectReason, line: number, detail: string): void {

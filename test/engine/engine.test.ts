@@ -317,3 +317,28 @@ t.test('in processed mode each sample is stamped when streamed: never ahead of t
   // Stamps may run ahead only by 1 µs per repeat of a series within one µs: here well under 50 ms.
   t.ok(newest <= stoppedMs + 50, `newest stamp ${newest} is not ahead of the clock (${stoppedMs}) by more than 50 ms`);
 });
+
+t.test('rowsPerSecond paces all streamers together, and a paced stream sends what it has before it sleeps', async (t) => {
+  const text = generateDcgmSample({ hosts: 2, gpusPerHost: 8, scrapes: 4 });
+  const rate = 20_000;
+  const engine = new Engine(
+    { ...base, csvFile: csvFile(text), streamers: 2, collectors: 2, loop: true, timestampMode: 'processed', queueBufferSize: 262144, rowsPerSecond: rate },
+    quietLog(),
+  );
+  await engine.start();
+  await new Promise((r) => setTimeout(r, 300));
+  const s0 = engine.counters.snapshot().samplesStored;
+  const l0 = engine.counters.latency();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 1500));
+  const stored = engine.counters.snapshot().samplesStored - s0;
+  const seconds = (performance.now() - t0) / 1000;
+  const l1 = engine.counters.latency();
+  await engine.stop();
+  const perS = stored / seconds;
+  t.ok(perS <= rate * 1.1, `${perS.toFixed(0)} samples/s stored: not above the pace of ${rate}`);
+  t.ok(perS >= rate * 0.5, `${perS.toFixed(0)} samples/s stored: not far below the pace of ${rate}`);
+  // At 20 k rows/s a 64 KiB batch would take over 100 ms to fill: part-full batches go out before each pause.
+  const meanMs = ((l1.sumS - l0.sumS) / (l1.count - l0.count)) * 1000;
+  t.ok(meanMs < 50, `mean ingest latency ${meanMs.toFixed(2)} ms`);
+});
