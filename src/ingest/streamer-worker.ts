@@ -336,6 +336,8 @@ class Streamer {
     const nowMs = performance.now();
     if (this.paced++ === 0) this.paceStartMs = nowMs;
     const aheadMs = this.paceStartMs + (this.paced * 1000) / this.job.rowsPerSecond - nowMs;
+    // Held up (a full ring, a busy machine)? Catch up by at most 10 ms, not in a burst.
+    if (aheadMs < -10) this.paceStartMs -= aheadMs + 10;
     if (aheadMs > 1) {
       this.flushAll();
       Atomics.wait(this.control, STOP, 0, aheadMs);
