@@ -6,9 +6,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { GpuMetricsRenderer } from './api/gpu-metrics.js';
+import { PipelineMetrics } from './api/metrics.js';
+import { ApiListenError, startApi, type ApiServer } from './api/server.js';
+import { nativeUws, UwsFallbackError } from './api/uws.js';
 import { ConfigError, helpText, load, parseArgs } from './config/load.js';
 import { Engine } from './engine/engine.js';
 import { CsvFileError, CsvHeaderError } from './ingest/errors.js';
+import { QueryPool } from './query/query-pool.js';
 
 /** The sample shipped in data/, streamed when CSV_FILE is not set. */
 export const SAMPLE_CSV = fileURLToPath(new URL('../../data/sample.csv', import.meta.url));
@@ -31,6 +36,15 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  try {
+    nativeUws(); // before any thread starts: the API cannot run on the fallback
+  } catch (err) {
+    if (err instanceof UwsFallbackError) {
+      process.stderr.write(`gpu-telemetry: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const log = pino({ level: config.logLevel, base: { instance: config.instanceId } });
   const engine = new Engine({ ...config, csvFile: config.csvFile || SAMPLE_CSV }, log);
   try {
@@ -42,6 +56,30 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  const queries = new QueryPool();
+  const metrics = new PipelineMetrics({
+    counters: engine.counters,
+    registry: engine.registry,
+    ringStats: () => engine.ring.stats(),
+    workers: () => ({ streamers: engine.streamerCountNow, collectors: engine.collectorCount }),
+  });
+  let api: ApiServer;
+  try {
+    api = await startApi(
+      { engine, metrics, gpuMetrics: new GpuMetricsRenderer(engine.registry), queries, log },
+      { host: config.apiHost, port: config.apiPort, adminToken: config.adminToken || undefined },
+    );
+  } catch (err) {
+    if (err instanceof ApiListenError) {
+      log.fatal({ err: err.message }, 'cannot start');
+      await engine.stop();
+      await queries.close();
+      return 2;
+    }
+    throw err;
+  }
+  const host = config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost;
+  log.info({ url: `http://${host}:${api.port}/`, docs: `http://${host}:${api.port}/docs`, admin: config.adminToken ? 'bearer token' : 'loopback only' }, 'API listening');
   const report = setInterval(() => log.info({ counters: engine.counters.snapshot(), ring: engine.ring.stats().depthMessages }, 'progress'), 10_000);
   report.unref();
   const signal = await new Promise<string>((resolve) => {
@@ -50,11 +88,14 @@ async function main(): Promise<number> {
     if (!config.loop) void engine.finished().then(() => log.info({ counters: engine.counters.snapshot() }, 'pass complete; serving until stopped'));
   });
   log.info({ signal }, 'draining');
+  api.setReady(false);
   const timer = setTimeout(() => {
     log.error({}, `shutdown took over ${SHUTDOWN_TIMEOUT_MS} ms`);
     process.exit(1);
   }, SHUTDOWN_TIMEOUT_MS);
   await engine.stop();
+  await api.close();
+  await queries.close();
   clearTimeout(timer);
   log.info({ counters: engine.counters.snapshot() }, 'stopped');
   return 0;

@@ -38,7 +38,14 @@ export const SETTINGS = Object.freeze({
     default: '36000',
     help: 'samples kept per (GPU, metric) series, at least 1024',
   },
-  apiPort: { env: 'API_PORT', default: '8080', help: 'HTTP port of the API' },
+  apiPort: { env: 'API_PORT', default: '8080', help: 'HTTP port of the API; 0 picks a free one (logged)' },
+  // All IPv4 interfaces: the API is meant to be scraped and queried from other hosts.
+  apiHost: { env: 'API_HOST', default: '0.0.0.0', help: 'address the API listens on: 0.0.0.0 (all IPv4), 127.0.0.1, :: (all IPv6)' },
+  adminToken: {
+    env: 'ADMIN_TOKEN',
+    default: '',
+    help: 'bearer token for the /api/v1/admin routes, at least 16 visible ASCII characters (default: unset, and admin routes answer loopback callers only)',
+  },
 } satisfies Record<string, Setting>);
 
 export type SettingName = keyof typeof SETTINGS;

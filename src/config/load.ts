@@ -3,6 +3,7 @@
  * command-line flags; validates everything and freezes the result. Errors
  * name the setting and the bad value.
  */
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { SETTINGS, type SettingName } from './defaults.js';
 
@@ -25,6 +26,9 @@ export interface Config {
   readonly retentionMs: number;
   readonly maxSamplesPerSeries: number;
   readonly apiPort: number;
+  readonly apiHost: string;
+  /** '' = unset: admin routes answer loopback callers only. */
+  readonly adminToken: string;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +110,22 @@ function oneOf<T extends string>(setting: string, text: string, allowed: readonl
   return text as T;
 }
 
+/** An IPv4 or IPv6 address to listen on (names are not resolved). */
+function host(setting: string, text: string): string {
+  if (isIP(text) === 0) throw new ConfigError(`${setting} must be an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::, got "${text}"`);
+  return text;
+}
+
+/** 16 characters at least (a guessable token is no lock), and only ones a header carries as they are. */
+function token(setting: string, text: string): string {
+  if (text === '') return text;
+  if (!/^[\x21-\x7e]{16,}$/.test(text)) {
+    // The value is a secret: say what is wrong, never echo it.
+    throw new ConfigError(`${setting} must be at least 16 visible ASCII characters without spaces; the value set (${text.length} characters, not shown) is not`);
+  }
+  return text;
+}
+
 /** Merges defaults, `env` and `argv` flags; throws ConfigError naming the first bad setting. */
 export function load(env: Readonly<Record<string, string | undefined>> = {}, argv: readonly string[] = []): Config {
   const { values: flags } = parseArgs(argv);
@@ -130,6 +150,8 @@ export function load(env: Readonly<Record<string, string | undefined>> = {}, arg
     timestampMode: oneOf(name('timestampMode'), raw('timestampMode'), ['processed', 'source'] as const),
     retentionMs: parseDurationMs(name('retention'), raw('retention')),
     maxSamplesPerSeries: int(name('maxSamplesPerSeries'), raw('maxSamplesPerSeries'), 1024, 100_000_000),
-    apiPort: int(name('apiPort'), raw('apiPort'), 1, 65535),
+    apiPort: int(name('apiPort'), raw('apiPort'), 0, 65535),
+    apiHost: host(name('apiHost'), raw('apiHost')),
+    adminToken: token(name('adminToken'), raw('adminToken')),
   });
 }

@@ -20,6 +20,8 @@ t.test('load({}, []) returns the documented defaults', async (t) => {
     retentionMs: 3_600_000,
     maxSamplesPerSeries: 36_000,
     apiPort: 8080,
+    apiHost: '0.0.0.0',
+    adminToken: '',
   });
   t.strictSame(load(), load({}, []), 'both arguments default to empty');
 });
@@ -45,6 +47,8 @@ t.test('environment variables override the defaults', async (t) => {
       RETENTION: '15m',
       MAX_SAMPLES_PER_SERIES: '1024',
       API_PORT: '9090',
+      API_HOST: '127.0.0.1',
+      ADMIN_TOKEN: 'sixteen-chars-ok',
     },
     [],
   );
@@ -62,6 +66,8 @@ t.test('environment variables override the defaults', async (t) => {
     retentionMs: 900_000,
     maxSamplesPerSeries: 1024,
     apiPort: 9090,
+    apiHost: '127.0.0.1',
+    adminToken: 'sixteen-chars-ok',
   });
 });
 
@@ -101,6 +107,8 @@ t.test('every setting has a --kebab-case flag that load accepts', async (t) => {
     retention: '2h',
     maxSamplesPerSeries: '4096',
     apiPort: '3000',
+    apiHost: '::1',
+    adminToken: 'a-flag-token-0123456789',
   };
   t.equal(flagFor('queueBufferSize'), '--queue-buffer-size');
   t.equal(flagFor('streamIntervalMs'), '--stream-interval');
@@ -245,12 +253,41 @@ t.test('MAX_SAMPLES_PER_SERIES must be at least 1024', async (t) => {
   t.equal(load({ MAX_SAMPLES_PER_SERIES: '1024' }, []).maxSamplesPerSeries, 1024);
 });
 
-t.test('API_PORT must be from 1 to 65535', async (t) => {
-  t.throws(() => load({ API_PORT: '0' }, []), { name: 'ConfigError', message: 'API_PORT must be an integer from 1 to 65535, got "0"' });
-  t.throws(() => load({ API_PORT: '65536' }, []), /API_PORT must be an integer from 1 to 65535, got "65536"/);
-  t.throws(() => load({ API_PORT: 'http' }, []), /API_PORT must be an integer from 1 to 65535, got "http"/);
+t.test('API_PORT must be from 0 (a free port) to 65535', async (t) => {
+  t.throws(() => load({ API_PORT: '-1' }, []), { name: 'ConfigError', message: 'API_PORT must be an integer from 0 to 65535, got "-1"' });
+  t.throws(() => load({ API_PORT: '65536' }, []), /API_PORT must be an integer from 0 to 65535, got "65536"/);
+  t.throws(() => load({ API_PORT: 'http' }, []), /API_PORT must be an integer from 0 to 65535, got "http"/);
+  t.equal(load({ API_PORT: '0' }, []).apiPort, 0);
   t.equal(load({ API_PORT: '1' }, []).apiPort, 1);
   t.equal(load({ API_PORT: '65535' }, []).apiPort, 65535);
+});
+
+t.test('API_HOST must be an IPv4 or IPv6 address', async (t) => {
+  for (const good of ['0.0.0.0', '127.0.0.1', '::', '::1', '10.1.2.3']) t.equal(load({ API_HOST: good }, []).apiHost, good);
+  for (const bad of ['localhost', '', '256.0.0.1', '0.0.0.0:8080', 'http://x']) {
+    t.throws(
+      () => load({ API_HOST: bad }, []),
+      { name: 'ConfigError', message: `API_HOST must be an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::, got "${bad}"` },
+      JSON.stringify(bad),
+    );
+  }
+});
+
+t.test('ADMIN_TOKEN is unset, or at least 16 visible ASCII characters, and is never echoed', async (t) => {
+  t.equal(load({ ADMIN_TOKEN: '' }, []).adminToken, '');
+  t.equal(load({ ADMIN_TOKEN: 'x'.repeat(16) }, []).adminToken, 'x'.repeat(16));
+  t.equal(load({}, ['--admin-token', 'from-the-flag-0123']).adminToken, 'from-the-flag-0123');
+  for (const bad of ['short-secret', 'has a space in it ok', 'tab\there-0123456789', 'ünïcödé-0123456789']) {
+    let message = '';
+    try {
+      load({ ADMIN_TOKEN: bad }, []);
+    } catch (err) {
+      t.type(err, ConfigError);
+      message = (err as Error).message;
+    }
+    t.match(message, /^ADMIN_TOKEN must be at least 16 visible ASCII characters without spaces; the value set \(\d+ characters, not shown\) is not$/, JSON.stringify(bad));
+    t.notMatch(message, bad, 'the secret is not in the message');
+  }
 });
 
 t.test('STREAM_INTERVAL must be an integer number of ms from 0', async (t) => {
@@ -276,7 +313,7 @@ t.test('STORAGE_TYPE other than inmemory is rejected', async (t) => {
 });
 
 t.test('a bad flag value is reported even when the environment value is good', async (t) => {
-  t.throws(() => load({ API_PORT: '8080' }, ['--api-port', '70000']), /API_PORT must be an integer from 1 to 65535, got "70000"/);
+  t.throws(() => load({ API_PORT: '8080' }, ['--api-port', '70000']), /API_PORT must be an integer from 0 to 65535, got "70000"/);
 });
 
 t.test('INSTANCE_ID defaults to the host name and can be overridden', async (t) => {

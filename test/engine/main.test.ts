@@ -6,7 +6,11 @@ const MAIN = distPath('src/main.js');
 
 t.test('SIGTERM and SIGINT stop reading, drain, and exit 0 with reconciled counters', async (t) => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const child = spawn(process.execPath, [MAIN, '--streamers', '2', '--collectors', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // API_PORT=0: a free port, so a server already on 8080 cannot fail the test.
+    const child = spawn(process.execPath, [MAIN, '--streamers', '2', '--collectors', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, API_PORT: '0' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise<void>((resolve) => {

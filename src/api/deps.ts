@@ -1,0 +1,37 @@
+/**
+ * What the API needs from the rest of the process. A running Engine is an
+ * EngineLike as it is; tests pass a real Engine too (started, or not started
+ * with its registry fed directly by a ShardWriter).
+ */
+import type { RingStats } from 'native-free-ring';
+import type { Counters } from '../engine/counters.js';
+import type { Logger } from '../engine/engine.js';
+import type { QueryPool } from '../query/query-pool.js';
+import type { Registry } from '../storage/registry.js';
+import type { GpuMetricsRenderer } from './gpu-metrics.js';
+import type { PipelineMetrics } from './metrics.js';
+
+export type { Logger };
+
+/** The engine as the API sees it (main thread). */
+export interface EngineLike {
+  readonly registry: Registry;
+  readonly counters: Counters;
+  readonly ring: { stats(): RingStats };
+  /** Streamers of the current set. */
+  readonly streamerCountNow: number;
+  /** Collectors running and not stopping. */
+  readonly collectorCount: number;
+  /** @throws RangeError outside 1-10 */
+  scaleStreamers(n: number): Promise<void>;
+  /** @throws RangeError outside 1-10 */
+  scaleCollectors(n: number): Promise<void>;
+}
+
+export interface ApiDeps {
+  engine: EngineLike;
+  metrics: PipelineMetrics;
+  gpuMetrics: GpuMetricsRenderer;
+  queries: QueryPool;
+  log: Logger;
+}
