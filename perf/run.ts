@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, Progress, type Measurement, type Scenario } from './harness.js';
 import { ingest, latency, memory } from './ingest.js';
+import { metrics, query } from './query.js';
 import { writeReport, type RunHeader } from './report.js';
 import { csv, ring } from './ring.js';
 
-const SCENARIOS: Scenario[] = [ring, csv, ingest, latency, memory];
+const SCENARIOS: Scenario[] = [ring, csv, ingest, latency, query, metrics, memory];
 const REAL_EXPORT = '../shared/data/dcgm_metrics_20250718_134233.csv';
 const SAMPLE = 'data/sample.csv';
 const FULL_MIXES = '1x1,2x2,10x2,2x10,5x5,10x10';

@@ -26,10 +26,16 @@ function esc(text: string): string {
 }
 
 export function compact(v: number): string {
+  const sig = (x: number): string => {
+    const text = x.toPrecision(3);
+    return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+  };
   const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)} M`;
-  if (a >= 1e3) return `${(v / 1e3).toPrecision(3)} k`;
-  return v.toPrecision(3).replace(/\.?0+$/, '');
+  // Thresholds a little under the powers, so 999,700 reads 1 M rather than 1.00e+3 k.
+  if (a >= 999.5e6) return `${sig(v / 1e9)} G`;
+  if (a >= 999.5e3) return `${sig(v / 1e6)} M`;
+  if (a >= 999.5) return `${sig(v / 1e3)} k`;
+  return sig(v);
 }
 
 export function barChart(c: BarChart): string {

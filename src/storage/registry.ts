@@ -38,11 +38,20 @@ export class SeriesView {
   readonly chunks: ChunkRef[] = [];
   constructor(readonly metric: string) {}
 
-  /** Samples held now. */
+  /**
+   * Samples held now, reading two chunk headers or so, not every chunk:
+   * every chunk but the newest is full (a shard opens a chunk only when its
+   * newest is), and retention drops the oldest first, so the chunks dropped
+   * but not yet reported are a prefix.
+   */
   get count(): number {
-    let n = 0;
-    for (const c of this.chunks) n += c.count;
-    return n;
+    const refs = this.chunks;
+    const n = refs.length;
+    if (n === 0) return 0;
+    const newest = refs[n - 1]!.count; // 0 if it was dropped: then so were all the others
+    let first = 0;
+    while (first < n - 1 && !refs[first]!.live) first++;
+    return (n - 1 - first) * refs[first]!.chunk.capacity + newest;
   }
 
   get firstMs(): number {

@@ -46,7 +46,7 @@ t.test('goals: each measured goal with its number and whether it is met', async 
   const by = new Map(g.map((x) => [x.goal, x]));
   t.equal(by.get('ring 1x1/32B/batch256: ≥ 100 M msgs/s and ≥ 50× postMessage')?.met, false, '50 M is under 100 M');
   t.equal(by.get('ingest at 1x1: ≥ 2 M samples/s stored')?.met, true);
-  t.equal(by.get('ingest at 1x1: ≥ 2 M samples/s stored')?.measured, '8.50 M samples/s', 'the median of the runs');
+  t.equal(by.get('ingest at 1x1: ≥ 2 M samples/s stored')?.measured, '8.5 M samples/s', 'the median of the runs');
   t.equal(by.get('ingest at 1x1: ≥ 10× the postMessage pipeline')?.met, false, 'judged against the batched baseline');
   t.equal(by.get('CSV first pass: ≥ 600 k rows/s per thread')?.met, true);
   t.equal(by.get('memory: ≤ 24 B per stored sample')?.met, true);
@@ -64,8 +64,8 @@ t.test('the report: RESULTS.md with goals, charts and a table per scenario, from
   t.equal(written.length, 5, 'RESULTS.md and four charts');
   const md = readFileSync(join(dir, 'RESULTS.md'), 'utf8');
   t.match(md, /on 2 cores \(Test CPU\), Node v20\.0\.0/);
-  t.match(md, /\| ingest at 1x1: ≥ 2 M samples\/s stored \| 8\.50 M samples\/s \| yes \|/);
-  t.match(md, /\| 1x1 \| 8\.50 M \(8\.00 M–9\.00 M\) \| 7\.00 M \(7\.00 M–7\.00 M\) \| 1\.21× \|/);
+  t.match(md, /\| ingest at 1x1: ≥ 2 M samples\/s stored \| 8\.5 M samples\/s \| yes \|/);
+  t.match(md, /\| 1x1 \| 8\.5 M \(8 M–9 M\) \| 7 M \(7 M–7 M\) \| 1\.21× \|/);
   t.match(md, /!\[ingest-throughput\]\(charts\/ingest-throughput\.svg\)/);
   for (const scenario of header.scenarios) t.match(md, new RegExp(`^## ${scenario}$`, 'm'), `a section for ${scenario}`);
   t.throws(() => readResults(join(dir, 'charts', 'ring.svg')), 'not a results file');
@@ -82,4 +82,21 @@ t.test('charts are SVG with a bar and a label per value, and a goal line', async
   t.equal((svg.match(/<rect x=/g) ?? []).length, 2, 'one bar (the null is left out) and one legend box');
   t.match(svg, /a &lt;b&gt; &amp; c/, 'text is escaped');
   t.match(svg, /\(log scale\)/);
+});
+
+t.test('compact numbers keep their zeros before the point and switch unit at the rounding edge', async (t) => {
+  const { compact } = await import('../../perf/svg.js');
+  const cases: Array<[number, string]> = [
+    [330, '330'],
+    [1, '1'],
+    [0.25, '0.25'],
+    [999, '999'],
+    [999.7, '1 k'],
+    [1500, '1.5 k'],
+    [999_700, '1 M'],
+    [8_500_000, '8.5 M'],
+    [120_000_000, '120 M'],
+    [2.5e9, '2.5 G'],
+  ];
+  for (const [v, text] of cases) t.equal(compact(v), text, String(v));
 });
