@@ -288,7 +288,7 @@ const ABOUT: Record<string, string> = {
   ingest: 'The CSV looped flat out through streamers → ring → collectors → store, against the same pipeline over `postMessage` (a batch per message, and a message per record), each run interleaved. Median (min–max) of runs. Producers blocked: time streamers waited on full lanes per second, summed over streamers: where backpressure sets in.',
   memory: 'RSS growth from just after start to once retention is full and has turned over, divided by the samples held; and the chunk slabs alone.',
   latency: 'Row read → stored and announced to the API thread, from the collectors\' histogram (so upper bounds of its buckets), 2 streamers × 2 collectors, paced.',
-  query: 'HTTP load (autocannon, 10 keep-alive connections) on the uWS API while ingest stores 1 M samples/s (2 streamers × 2 collectors, paced), against a node:http server answering the same queries from the same store with the same handlers, interleaved case by case. Median (min–max) of runs; latency p50 / p99 are medians of runs; ingest: samples stored per second during the uWS loads.',
+  query: 'HTTP load (autocannon, 10 keep-alive connections) on the uWS API while ingest is paced at 1.02 M samples/s (1 streamer × 1 collector, leaving the API thread a core of the two), against a node:http server answering the same queries from the same store with the same handlers, interleaved case by case. Median (min–max) of runs; latency p50 / p99 are medians of runs; ingest: samples stored per second during the uWS loads.',
   metrics: 'Rendering `/metrics/gpus` and `/metrics` for the CSV\'s series (2,470 for the real export), against prom-client rendering the same series as labelled gauges with values already set. Median of runs.',
 };
 
