@@ -107,17 +107,20 @@ export function readSamples(registry: Registry, uuid: string, query: SampleQuery
     if (desc) endMs = Math.min(endMs, after.tsMs);
     else startMs = Math.max(startMs, after.tsMs);
   }
+  const wanted = query.metrics === undefined ? undefined : new Set(query.metrics);
+  const views: SeriesView[] = [];
+  for (const [metric, vs] of gpu.series) if (wanted === undefined || wanted.has(metric)) views.push(...vs);
+  // Merge the series a chunk at a time, reading about `limit` samples in all.
+  // Only an oldest-first read can race retention (see ViewReader.load): then
+  // read again, and after that take each series' first `limit + 1` and sort.
+  for (let attempt = 0; attempt < MERGE_ATTEMPTS; attempt++) {
+    const page = mergePage(views, startMs, endMs, after, desc, query.limit);
+    if (page !== RACED) return page;
+  }
   const want = query.limit + 1;
   const candidates: Sample[] = [];
-  const wanted = query.metrics === undefined ? undefined : new Set(query.metrics);
-  for (const [metric, views] of gpu.series) {
-    if (wanted !== undefined && !wanted.has(metric)) continue;
-    for (const view of views) {
-      if (desc) takeDesc(view, startMs, endMs, after, want, candidates);
-      else takeAsc(view, startMs, endMs, after, want, candidates);
-    }
-  }
-  candidates.sort(desc ? (a, b) => b.tsMs - a.tsMs || cmp(b.metric, a.metric) : (a, b) => a.tsMs - b.tsMs || cmp(a.metric, b.metric));
+  for (const view of views) takeAsc(view, startMs, endMs, after, want, candidates);
+  candidates.sort((a, b) => a.tsMs - b.tsMs || cmp(a.metric, b.metric));
   const page: Sample[] = [];
   let prev: Sample | undefined;
   for (const s of candidates) {
@@ -135,6 +138,165 @@ export function readSamples(registry: Registry, uuid: string, query: SampleQuery
 interface Cursor {
   tsMs: number;
   metric: string;
+}
+
+const MERGE_ATTEMPTS = 2;
+const RACED = Symbol('raced');
+
+/**
+ * One series view read a chunk at a time, in the query's order: `ts`/`value`
+ * hold the current chunk's samples in the window (copied, then checked to
+ * be still in the chunk's life), `at` the next one to merge.
+ */
+class ViewReader {
+  ts: number[] = [];
+  value: number[] = [];
+  at = 0;
+  private chunk: number;
+  /** Samples have been taken from this view. */
+  private started = false;
+
+  constructor(
+    readonly view: SeriesView,
+    private readonly startMs: number,
+    private readonly endMs: number,
+    private readonly desc: boolean,
+  ) {
+    this.chunk = desc ? view.chunks.length : -1;
+  }
+
+  get metric(): string {
+    return this.view.metric;
+  }
+
+  get headTs(): number {
+    return this.ts[this.at]!;
+  }
+
+  /**
+   * Loads the next chunk with samples in the window: false when there is
+   * none. A dropped chunk (retention drops a series' oldest first): newest
+   * first, it ends the view; oldest first, it is skipped while nothing has
+   * been taken from the view yet, and otherwise the read raced retention
+   * (RACED), since the samples already taken are gone too.
+   */
+  load(): boolean | typeof RACED {
+    const refs = this.view.chunks;
+    this.ts.length = this.value.length = 0;
+    this.at = 0;
+    for (;;) {
+      this.chunk += this.desc ? -1 : 1;
+      if (this.chunk < 0 || this.chunk >= refs.length) return false;
+      const ref = refs[this.chunk]!;
+      const chunk = ref.chunk;
+      const count = ref.count;
+      if (count === 0) {
+        if (!ref.live) {
+          if (this.desc) return false;
+          if (this.started) return RACED;
+        }
+        continue;
+      }
+      if (this.desc) {
+        for (let i = chunk.upperBound(this.endMs, count) - 1; i >= 0; i--) {
+          const tsMs = chunk.tsMs[i]!;
+          if (tsMs < this.startMs) break;
+          this.ts.push(tsMs);
+          this.value.push(chunk.value[i]!);
+        }
+      } else {
+        for (let i = chunk.lowerBound(this.startMs, count); i < count; i++) {
+          const tsMs = chunk.tsMs[i]!;
+          if (tsMs > this.endMs) break;
+          this.ts.push(tsMs);
+          this.value.push(chunk.value[i]!);
+        }
+      }
+      if (!ref.live) {
+        this.ts.length = this.value.length = 0;
+        if (this.desc) return false;
+        if (this.started) return RACED;
+        continue;
+      }
+      if (this.ts.length > 0) return (this.started = true);
+      // Nothing in the window here: past it in this order, the rest is too.
+      const edge = this.desc ? chunk.tsMs[0]! < this.startMs : chunk.tsMs[count - 1]! > this.endMs;
+      if (edge) return false;
+    }
+  }
+}
+
+/** (time, metric) of a before b in the query's order. */
+function earlier(a: ViewReader, b: ViewReader, desc: boolean): boolean {
+  const c = a.headTs - b.headTs || cmp(a.metric, b.metric);
+  return desc ? c > 0 : c < 0;
+}
+
+/** A page by a k-way merge of the views (a binary heap on their next samples). */
+function mergePage(
+  views: readonly SeriesView[],
+  startMs: number,
+  endMs: number,
+  after: Cursor | undefined,
+  desc: boolean,
+  limit: number,
+): SamplePage | typeof RACED {
+  const heap: ViewReader[] = [];
+  const up = (i: number): void => {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!earlier(heap[i]!, heap[p]!, desc)) return;
+      [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+      i = p;
+    }
+  };
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && earlier(heap[l]!, heap[m]!, desc)) m = l;
+      if (r < heap.length && earlier(heap[r]!, heap[m]!, desc)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (const view of views) {
+    const reader = new ViewReader(view, startMs, endMs, desc);
+    const loaded = reader.load();
+    if (loaded === RACED) return RACED;
+    if (loaded) {
+      heap.push(reader);
+      up(heap.length - 1);
+    }
+  }
+  const page: Sample[] = [];
+  let prevTs = NaN;
+  let prevMetric = '';
+  while (heap.length > 0) {
+    const top = heap[0]!;
+    const s: Sample = { tsMs: top.headTs, metric: top.metric, value: top.value[top.at]! };
+    if (++top.at === top.ts.length) {
+      const loaded = top.load();
+      if (loaded === RACED) return RACED;
+      if (!loaded) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+    }
+    if (heap.length > 0) down(0);
+    if (s.tsMs === prevTs && s.metric === prevMetric) continue; // the same sample in two shards
+    prevTs = s.tsMs;
+    prevMetric = s.metric;
+    if (after !== undefined && !isAfter(s, after, desc)) continue;
+    if (page.length === limit) {
+      const last = page[page.length - 1]!;
+      return { samples: page, next: encodeCursor(last.tsMs, last.metric) };
+    }
+    page.push(s);
+  }
+  return { samples: page, next: null };
 }
 
 /**
@@ -175,33 +337,6 @@ function takeAsc(view: SeriesView, startMs: number, endMs: number, after: Cursor
   }
 }
 
-/** As takeAsc, newest first: a chunk found dropped ends the run (older ones are gone too). */
-function takeDesc(view: SeriesView, startMs: number, endMs: number, after: Cursor | undefined, want: number, out: Sample[]): void {
-  const metric = view.metric;
-  let taken = 0;
-  for (let c = view.chunks.length - 1; c >= 0; c--) {
-    const ref = view.chunks[c]!;
-    const chunk = ref.chunk;
-    const count = ref.count;
-    if (count === 0 && !ref.live) return; // dropped, so are the older chunks
-    if (count === 0 || chunk.tsMs[0]! > endMs) continue;
-    if (chunk.tsMs[count - 1]! < startMs && ref.live) return;
-    const mark = out.length;
-    for (let i = chunk.upperBound(endMs, count) - 1; i >= 0 && taken < want; i--) {
-      const tsMs = chunk.tsMs[i]!;
-      if (tsMs < startMs) break;
-      const s = { tsMs, metric, value: chunk.value[i]! };
-      if (after !== undefined && !isAfter(s, after, true)) continue;
-      out.push(s);
-      taken++;
-    }
-    if (!ref.live) {
-      out.length = mark;
-      return;
-    }
-    if (taken >= want) return;
-  }
-}
 
 function isAfter(s: Sample, cursor: Cursor, desc: boolean): boolean {
   const c = s.tsMs - cursor.tsMs || cmp(s.metric, cursor.metric);

@@ -662,3 +662,22 @@ t.test('the store interfaces: a writer from createStoreWriter, read back through
   t.equal(await store.readSamples('GPU-unknown', { limit: 1 }), undefined);
   await t.rejects(store.readSamples('GPU-9', { limit: 0 }), RangeError, 'a bad query rejects, not throws');
 });
+
+t.test('a chunk dropped in the middle of a read: the run returned stays contiguous, oldest or newest first', async (t) => {
+  const { registry, writer } = store({ chunkSamples: 4 });
+  for (let i = 0; i < 16; i++) writer.append(gpu('GPU-1'), 'temp', i, i); // chunks [0-3] [4-7] [8-11] [12-15]
+  const view = registry.gpus.get('GPU-1')!.series.get('temp')![0]!;
+  const second = view.chunks[1]!;
+  // Reads as held until its columns have been read, then as dropped (what a writer recycling it mid-read looks like).
+  class DroppedWhileRead extends ChunkRef {
+    override get live(): boolean {
+      return false;
+    }
+  }
+  view.chunks[1] = new DroppedWhileRead(second.chunk, second.epoch);
+  t.same(ts(read(registry, 'GPU-1', { order: 'asc' })), [8, 9, 10, 11, 12, 13, 14, 15], 'oldest first: what was older than the dropped chunk is gone too');
+  t.same(ts(read(registry, 'GPU-1', { order: 'desc' })), [15, 14, 13, 12, 11, 10, 9, 8], 'newest first: the run ends at the dropped chunk');
+  // Paged, the first page is read before the dropped chunk is reached, so it stands; the rest go on from the chunk after it.
+  const pages = readPaged(registry, 'GPU-1', { order: 'asc' }, () => 3);
+  t.same(pages.flat().map((s) => s.tsMs), [0, 1, 2, 8, 9, 10, 11, 12, 13, 14, 15], 'paged: in order, never repeating');
+});
