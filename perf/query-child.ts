@@ -32,8 +32,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ApiError, ErrorCode } from '../src/api/errors.js';
 import type { Exchange } from '../src/api/exchange.js';
-import { GpuMetricsRenderer } from '../src/api/gpu-metrics.js';
-import { PipelineMetrics } from '../src/api/metrics.js';
+import { engineDeps } from '../src/api/deps.js';
 import { renderOpenApi } from '../src/api/openapi.js';
 import { Router } from '../src/api/router.js';
 import { ROUTES } from '../src/api/routes/index.js';
@@ -208,13 +207,7 @@ async function serve(file: string, maxWaitS: number): Promise<void> {
   await engine.start();
   // As src/main.ts builds them.
   const queries = new QueryPool();
-  const metrics = new PipelineMetrics({
-    counters: engine.counters,
-    registry: engine.registry,
-    ringStats: () => engine.ring.stats(),
-    workers: () => ({ streamers: engine.streamerCountNow, collectors: engine.collectorCount }),
-  });
-  const deps: ApiDeps = { engine, metrics, gpuMetrics: new GpuMetricsRenderer(engine.registry), queries, log };
+  const deps: ApiDeps = engineDeps(engine, queries, log);
   const api = await startApi(deps, { host: '127.0.0.1', port: 0 });
   const ctx: ApiContext = {
     deps,

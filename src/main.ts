@@ -6,8 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { GpuMetricsRenderer } from './api/gpu-metrics.js';
-import { PipelineMetrics } from './api/metrics.js';
+import { engineDeps } from './api/deps.js';
 import { ApiListenError, startApi, type ApiServer } from './api/server.js';
 import { nativeUws, UwsFallbackError } from './api/uws.js';
 import { ConfigError, helpText, load, parseArgs } from './config/load.js';
@@ -57,16 +56,10 @@ async function main(): Promise<number> {
     throw err;
   }
   const queries = new QueryPool();
-  const metrics = new PipelineMetrics({
-    counters: engine.counters,
-    registry: engine.registry,
-    ringStats: () => engine.ring.stats(),
-    workers: () => ({ streamers: engine.streamerCountNow, collectors: engine.collectorCount }),
-  });
   let api: ApiServer;
   try {
     api = await startApi(
-      { engine, metrics, gpuMetrics: new GpuMetricsRenderer(engine.registry), queries, log },
+      engineDeps(engine, queries, log),
       { host: config.apiHost, port: config.apiPort, adminToken: config.adminToken || undefined },
     );
   } catch (err) {

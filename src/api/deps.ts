@@ -8,8 +8,8 @@ import type { Counters } from '../engine/counters.js';
 import type { Logger } from '../engine/engine.js';
 import type { QueryPool } from '../query/query-pool.js';
 import type { Registry } from '../storage/registry.js';
-import type { GpuMetricsRenderer } from './gpu-metrics.js';
-import type { PipelineMetrics } from './metrics.js';
+import { GpuMetricsRenderer } from './gpu-metrics.js';
+import { PipelineMetrics } from './metrics.js';
 
 export type { Logger };
 
@@ -34,4 +34,15 @@ export interface ApiDeps {
   gpuMetrics: GpuMetricsRenderer;
   queries: QueryPool;
   log: Logger;
+}
+
+/** The API's dependencies over a running engine, as `npm start` builds them. */
+export function engineDeps(engine: EngineLike, queries: QueryPool, log: Logger): ApiDeps {
+  const metrics = new PipelineMetrics({
+    counters: engine.counters,
+    registry: engine.registry,
+    ringStats: () => engine.ring.stats(),
+    workers: () => ({ streamers: engine.streamerCountNow, collectors: engine.collectorCount }),
+  });
+  return { engine, metrics, gpuMetrics: new GpuMetricsRenderer(engine.registry), queries, log };
 }

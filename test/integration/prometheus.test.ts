@@ -16,7 +16,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
 import { GpuMetricsRenderer } from '../../src/api/gpu-metrics.js';
-import { PipelineMetrics } from '../../src/api/metrics.js';
+import { engineDeps } from '../../src/api/deps.js';
 import { startApi } from '../../src/api/server.js';
 import { QueryPool } from '../../src/query/query-pool.js';
 import type * as EngineModule from '../../src/engine/engine.js';
@@ -101,16 +101,10 @@ const engine = new Engine(
   silent,
 );
 await engine.start();
-const metrics = new PipelineMetrics({
-  counters: engine.counters,
-  registry: engine.registry,
-  ringStats: () => engine.ring.stats(),
-  workers: () => ({ streamers: engine.streamerCountNow, collectors: engine.collectorCount }),
-});
-const gpuMetrics = new GpuMetricsRenderer(engine.registry);
 const queries = new QueryPool({ threads: 1 });
 // The real API server (uWebSockets.js), as `npm start` runs it.
-const server = await startApi({ engine, metrics, gpuMetrics, queries, log: silent }, { host: '127.0.0.1', port: 0 });
+const deps = engineDeps(engine, queries, silent);
+const server = await startApi(deps, { host: '127.0.0.1', port: 0 });
 const dir = mkdtempSync(join(tmpdir(), 'gpu-telemetry-prometheus-'));
 let prometheus: ChildProcess | undefined;
 t.teardown(async () => {
